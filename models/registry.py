@@ -1,0 +1,163 @@
+"""The MLflow model registry: log and register trained models, resolve ``champion`` to a classifier.
+
+Defaults to a local store inside the working directory (``.mlflow/mlflow.db`` and
+``.mlflow/artifacts``) so nothing needs a server; ``MLFLOW_TRACKING_URI`` overrides it.
+Only parameters, metrics and model files are logged: never message text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mailguard.errors import ModelNotFoundError
+
+if TYPE_CHECKING:
+    from models.base import Classifier
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "mailguard"
+EXPERIMENT = "mailguard"
+LOCAL_STORE = Path(".mlflow")
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A model version that was just logged and registered."""
+
+    version: str
+    run_id: str
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A loaded classifier and where it came from."""
+
+    classifier: Classifier
+    version: str  # "mailguard/3" for registry models, "path:<digest>" for folders
+    run_id: str | None
+    path: Path
+
+
+def configure_mlflow() -> str:
+    """Point MLflow at ``MLFLOW_TRACKING_URI`` or the local default store; return the tracking URI."""
+    import mlflow
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        LOCAL_STORE.mkdir(exist_ok=True)
+        uri = f"sqlite:///{(LOCAL_STORE / 'mlflow.db').resolve()}"
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        artifact_location = None
+        if uri.startswith("sqlite:///"):  # keep artifacts beside the database file, not in the cwd
+            artifact_location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
+        mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_location)
+    mlflow.set_experiment(EXPERIMENT)
+    return uri
+
+
+def _client() -> Any:
+    from mlflow import MlflowClient
+
+    configure_mlflow()
+    return MlflowClient()
+
+
+def log_and_register(
+    model_dir: Path,
+    *,
+    run_id: str,
+    alias: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> RegisteredModel:
+    """Log the saved-model folder as a pyfunc model in run ``run_id``, register it, optionally alias it."""
+    import mlflow
+
+    from models.pyfunc import ARTIFACT_KEY, MailguardPyfunc, signature
+
+    configure_mlflow()
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=MailguardPyfunc(),
+            artifacts={ARTIFACT_KEY: str(model_dir)},
+            signature=signature(),
+            registered_model_name=MODEL_NAME,
+            pip_requirements=["mailguard"],
+        )
+    version = str(info.registered_model_version)
+    client = _client()
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(MODEL_NAME, version, key, value)
+    if alias:
+        client.set_registered_model_alias(MODEL_NAME, alias, version)
+    log.info("registered %s version %s (run %s)%s", MODEL_NAME, version, run_id, f" as @{alias}" if alias else "")
+    return RegisteredModel(version=version, run_id=run_id)
+
+
+def get_alias_version(alias: str) -> str | None:
+    """Return the version number the alias points at, or ``None`` if the alias (or model) does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(_client().get_model_version_by_alias(MODEL_NAME, alias).version)
+    except MlflowException:
+        return None
+
+
+def set_alias(alias: str, version: str, tags: dict[str, str] | None = None) -> None:
+    """Point ``alias`` at ``version`` and record ``tags`` on that version."""
+    client = _client()
+    client.set_registered_model_alias(MODEL_NAME, alias, str(version))
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(MODEL_NAME, str(version), key, value)
+
+
+_SPEC = re.compile(r"^(?:models:/)?(?:(?P<name>[\w.-]+)[@/])?(?P<ref>[\w.-]+)$")
+
+
+def resolve_model(spec: str) -> ResolvedModel:
+    """Return the classifier named by ``spec``: a saved-model folder, an alias, ``name@alias`` or ``models:/name/N``."""
+    from models.saved import META_FILE, load_classifier
+
+    path = Path(spec)
+    if (path / META_FILE).is_file():
+        digest = hashlib.sha256((path / META_FILE).read_bytes()).hexdigest()[:12]
+        return ResolvedModel(load_classifier(path), f"path:{digest}", None, path)
+    if path.exists() or "/" in spec and not spec.startswith("models:/"):
+        raise ModelNotFoundError(f"{spec} is not a saved mailguard model folder")
+    match = _SPEC.match(spec)
+    if not match:
+        raise ModelNotFoundError(f"cannot understand model {spec!r}: give an alias, name@alias, models:/name/N or a folder")
+    name, ref = match["name"] or MODEL_NAME, match["ref"]
+    return _resolve_registered(name, ref)
+
+
+def _resolve_registered(name: str, ref: str) -> ResolvedModel:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from models.pyfunc import ARTIFACT_KEY
+    from models.saved import load_classifier
+
+    client = _client()
+    try:
+        mv = client.get_model_version(name, ref) if ref.isdigit() else client.get_model_version_by_alias(name, ref)
+    except MlflowException as e:
+        raise ModelNotFoundError(
+            f"no model '{name}' {'version' if ref.isdigit() else 'alias'} '{ref}' in the registry at "
+            f"{mlflow.get_tracking_uri()} (train one with `mailguard train`, or pass a model folder)"
+        ) from e
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}"))
+    except (MlflowException, OSError) as e:
+        raise ModelNotFoundError(f"cannot fetch files of {name} version {mv.version}: {e}") from e
+    model_dir = local / "artifacts" / ARTIFACT_KEY
+    return ResolvedModel(load_classifier(model_dir), f"{name}/{mv.version}", mv.run_id, model_dir)

@@ -1,0 +1,184 @@
+"""Train a classifier on the prepared dataset, pick thresholds on validation, log and register it.
+
+Read top to bottom: load data -> build the family named in params -> fit -> thresholds ->
+save (self-describing folder) -> MLflow (params, per-epoch and validation metrics, model,
+registry; never message text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mailguard.config import section
+from mailguard.errors import ConfigError, InputError
+from mailguard.taxonomy import LABELS
+from models.base import Classifier
+
+log = logging.getLogger(__name__)
+
+FAMILIES = ("linear", "transformer")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced."""
+
+    model_dir: Path
+    run_id: str
+    version: str | None  # registry version, None when not registered
+    validation: dict[str, float]
+    seconds: float
+
+
+def load_split(dataset_path: Path, split: str) -> pd.DataFrame:
+    """Return the rows of one split of the prepared dataset (parquet)."""
+    try:
+        df = pd.read_parquet(dataset_path)
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read prepared dataset {dataset_path} (run `mailguard data prepare`): {e}") from e
+    missing = [c for c in ("text", "split", *LABELS) if c not in df.columns]
+    if missing:
+        raise InputError(f"prepared dataset {dataset_path} lacks columns {missing}")
+    return df[df["split"] == split].reset_index(drop=True)
+
+
+def data_revision(dataset_path: Path) -> str:
+    """Return a short content digest of the prepared dataset, stored with every model."""
+    h = hashlib.sha256()
+    with dataset_path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def build_classifier(train_params: dict[str, Any]) -> Classifier:
+    """Return an unfitted classifier of the family named by ``train.family``."""
+    family = train_params.get("family", "linear")
+    if family not in FAMILIES:
+        raise ConfigError(f"train.family must be one of {FAMILIES}, got {family!r}")
+    options = dict(train_params.get(family) or {})
+    try:
+        if family == "linear":
+            from models.linear import LinearClassifier
+
+            for key in ("word_ngrams", "char_ngrams"):
+                if key in options:
+                    options[key] = tuple(options[key])
+            return LinearClassifier(**options)
+        from models.transformer import TransformerClassifier
+
+        return TransformerClassifier(**options)
+    except TypeError as e:
+        raise ConfigError(f"bad train.{family} options: {e}") from e
+
+
+def sample_weights(df: pd.DataFrame, weak_weight: float) -> np.ndarray:
+    """Return per-row weights: 1 for exact labels, ``weak_weight`` for approximate (weak) mappings."""
+    if "weak" not in df.columns:
+        return np.ones(len(df))
+    return np.where(df["weak"].astype(bool).to_numpy(), weak_weight, 1.0)
+
+
+def train(
+    params: dict[str, Any],
+    dataset_path: Path,
+    out_dir: Path,
+    *,
+    register: bool = True,
+) -> TrainResult:
+    """Fit the configured model, store it in ``out_dir`` and (optionally) register it in MLflow."""
+    import mlflow
+
+    from models.registry import configure_mlflow, get_alias_version, log_and_register
+    from pipelines.metrics import choose_thresholds, label_metrics
+
+    train_params = section(params, "train")
+    data_params = section(params, "data")
+    started = time.perf_counter()
+    train_df, val_df = load_split(dataset_path, "train"), load_split(dataset_path, "validation")
+    if train_df.empty or val_df.empty:
+        raise InputError(f"prepared dataset {dataset_path} has an empty train or validation split")
+    revision = data_revision(dataset_path)
+    clf = build_classifier(train_params)
+
+    configure_mlflow()
+    with mlflow.start_run(run_name=f"train-{clf.family}") as run:
+        mlflow.set_tags({"mailguard.family": clf.family, "mailguard.data_revision": revision})
+        mlflow.log_params(_flatten({"train": train_params, "data": data_params}))
+        mlflow.log_params({"n_train": len(train_df), "n_validation": len(val_df)})
+
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            mlflow.log_metrics({f"epoch_{k}": float(v) for k, v in metrics.items()}, step=epoch)
+
+        fit_kwargs: dict[str, Any] = {"X_val": val_df["text"].tolist(), "Y_val": val_df[list(LABELS)].to_numpy()}
+        if clf.family == "transformer":
+            fit_kwargs["epoch_callback"] = on_epoch
+        clf.fit(
+            train_df["text"].tolist(),
+            train_df[list(LABELS)].to_numpy(),
+            sample_weight=sample_weights(train_df, float(data_params.get("weak_weight", 1.0))),
+            **fit_kwargs,
+        )
+        y_val = val_df[list(LABELS)].to_numpy()
+        val_proba = clf.predict_proba(val_df["text"].tolist())
+        clf.set_thresholds(
+            choose_thresholds(
+                val_proba,
+                y_val,
+                rule=train_params.get("threshold_rule", "best_f1"),
+                precision_target=float(train_params.get("precision_target", 0.8)),
+            )
+        )
+        clf.data_revision_ = revision
+        model_dir = clf.save(out_dir)
+        validation = _validation_summary(label_metrics(y_val, val_proba, clf.thresholds_))
+        mlflow.log_metrics({f"val_{k}": v for k, v in validation.items() if np.isfinite(v)})
+        mlflow.log_metrics({f"threshold_{lb}": float(t) for lb, t in zip(LABELS, clf.thresholds_, strict=True)})
+        run_id = run.info.run_id
+
+    version = None
+    if register:
+        reg = section(params, "register") if "register" in params else {}
+        alias = reg.get("alias", "champion")
+        first = get_alias_version(alias) is None
+        version = log_and_register(
+            model_dir,
+            run_id=run_id,
+            alias=alias if first else None,
+            tags={"family": clf.family, "data_revision": revision},
+        ).version
+    seconds = time.perf_counter() - started
+    log.info("trained %s model in %.1f s (run %s, version %s)", clf.family, seconds, run_id, version)
+    return TrainResult(model_dir, run_id, version, validation, seconds)
+
+
+def _validation_summary(per_label: dict[str, dict[str, float]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for label, m in per_label.items():
+        for key in ("pr_auc", "f1"):
+            if key in m:
+                out[f"{label}_{key}"] = float(m[key])
+    for key in ("pr_auc", "f1"):
+        vals = [float(m[key]) for m in per_label.values() if key in m and np.isfinite(m[key])]
+        if vals:
+            out[f"macro_{key}"] = float(np.mean(vals))
+    return out
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
