@@ -1,0 +1,186 @@
+"""prepare(): the whole data pipeline on tiny corpus fixtures, its outputs, stats and dataset card."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mailguard.errors import ConfigError, InputError
+from mailguard.taxonomy import LABELS
+from mailguard.text import normalise_for_matching
+from pipelines.prepare import OUTPUT_COLUMNS, _optional_rows, cap_rows, prepare
+from pipelines.sources import ADAPTERS
+from pipelines.sources.common import build_frame
+from pipelines.splits import SPLITS
+
+FIXTURES = Path(__file__).parent / "fixtures" / "datasets"
+
+
+def params(**data: Any) -> dict[str, Any]:
+    """Return params for a fixture run: public corpora only unless overridden, tiny test fractions."""
+    base = {
+        "seed": 13,
+        "validation_fraction": 0.2,
+        "test_fraction": 0.2,
+        "max_rows_per_source": 100,
+        "near_duplicate_threshold": 0.8,
+        "use_authored": False,
+        "use_clean_mail": False,
+        "review_exports": [],
+    }
+    return {"data": base | data}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, pd.DataFrame, str]:
+    tmp = tmp_path_factory.mktemp("prepared")
+    review = tmp / "review.jsonl"
+    # a reviewer cleared a fixture SMS the corpus called spam, and flagged a new text; decision columns are ignored
+    rows = [
+        {
+            "text": "WINNER!  claim your free prize now, call 09061234567",
+            **dict.fromkeys(LABELS, 0),
+            "decision": "false_positive",
+        },
+        {
+            "text": "you are too old to learn the new rota system",
+            **dict.fromkeys(LABELS, 0) | {"age": 1},
+            "decision": "confirmed",
+        },
+    ]
+    review.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    card = tmp / "dataset_card.md"
+    summary = prepare(params(review_exports=[str(review)]), FIXTURES, tmp / "out", card_path=card)
+    return summary, pd.read_parquet(tmp / "out" / "dataset.parquet"), card.read_text(encoding="utf-8")
+
+
+def test_prepare_writes_the_dataset_in_the_contract_schema(prepared: tuple[Any, pd.DataFrame, str]) -> None:
+    summary, df, _ = prepared
+    assert list(df.columns) == list(OUTPUT_COLUMNS)
+    assert set(df["split"]) <= set(SPLITS)
+    assert set(df["source"]) == set(ADAPTERS) | {"review"}  # every corpus but crows_pairs contributes
+    for label in LABELS:
+        assert set(df[label].unique()) <= {0, 1}
+    assert df["weak"].dtype == bool and df["group_id"].dtype == "int64"
+    assert summary.rows == len(df)
+    from datasets import load_from_disk
+
+    on_disk = load_from_disk(str(summary.out_dir / "dataset"))
+    assert on_disk.num_rows == len(df) and on_disk.column_names == list(OUTPUT_COLUMNS)
+
+
+def test_no_normalised_text_appears_twice_or_in_two_splits(prepared: tuple[Any, pd.DataFrame, str]) -> None:
+    _, df, _ = prepared
+    keys = df["text"].map(normalise_for_matching)
+    assert keys.is_unique
+    assert (df.groupby("group_id")["split"].nunique() == 1).all()
+
+
+def test_short_texts_are_dropped_and_reviewer_labels_win(prepared: tuple[Any, pd.DataFrame, str]) -> None:
+    _, df, _ = prepared
+    assert "ok lar" not in set(df["text"])  # 6 normalised characters < min_text_chars
+    winner = df[df["text"].str.startswith("WINNER!")]
+    assert len(winner) == 1 and winner.iloc[0]["source"] == "review"
+    assert winner.iloc[0][list(LABELS)].sum() == 0
+    assert df.loc[df["text"] == "you are too old to learn the new rota system", "age"].tolist() == [1]
+
+
+def test_stats_file_counts_match_the_dataset(prepared: tuple[Any, pd.DataFrame, str]) -> None:
+    summary, df, _ = prepared
+    stats = json.loads((summary.out_dir / "prepare_stats.json").read_text(encoding="utf-8"))
+    assert stats["rows"] == len(df)
+    assert stats["exact_duplicates_removed"] == 1  # the reviewed SMS
+    assert stats["rows_per_split"] == {s: int((df["split"] == s).sum()) for s in SPLITS}
+    assert stats["positives_per_split"]["solicitation"]["train"] == int(
+        df.loc[df["split"] == "train", "solicitation"].sum()
+    )
+
+
+def _card_table(card: str, heading: str) -> pd.DataFrame:
+    """Return the first markdown table after ``heading`` in the card, as ints, indexed by its first column."""
+    section = card.split(heading, 1)[1]
+    table_lines: list[str] = []
+    for ln in section.splitlines()[1:]:
+        if ln.startswith("|"):
+            table_lines.append(ln)
+        elif table_lines:
+            break
+    assert table_lines, f"no table after {heading}"
+    header = [c.strip() for c in table_lines[0].strip("|").split("|")]
+    body = [[c.strip() for c in ln.strip("|").split("|")] for ln in table_lines[2:]]
+    return pd.DataFrame(body, columns=header).set_index(header[0]).astype(int)
+
+
+def test_dataset_card_counts_match_the_data(prepared: tuple[Any, pd.DataFrame, str]) -> None:
+    _, df, card = prepared
+    per_split = _card_table(card, "## Rows and positives per split")
+    for split in SPLITS:
+        part = df[df["split"] == split]
+        for label in LABELS:
+            assert per_split.loc[label, split] == part[label].sum(), (label, split)
+        assert per_split.loc["rows", split] == len(part)
+    test_table = _card_table(card, "### test")
+    test_part = df[df["split"] == "test"]
+    for source, rows in test_part.groupby("source"):
+        for label in LABELS:
+            assert test_table.loc[source, label] == rows[label].sum(), (source, label)
+        assert test_table.loc[source, "rows"] == len(rows)
+    assert re.search(r"Exact duplicates removed \(same normalised text\): 1;", card)
+    assert "GPL-3.0" in card and "Davidson, Warmsley" in card  # licences and citations per source
+
+
+def test_cap_keeps_positives_and_samples_clean_rows_deterministically() -> None:
+    df = build_frame(
+        [f"text {i}" for i in range(100)],
+        [{"solicitation"} if i < 10 else set() for i in range(100)],
+        [False] * 100,
+        "x",
+    )
+    capped = cap_rows(df, 40, seed=1)
+    assert len(capped) == 40 and capped["solicitation"].sum() == 10
+    assert capped["text"].tolist() == cap_rows(df, 40, seed=1)["text"].tolist()
+    balanced = build_frame(
+        [f"t{i}" for i in range(100)], [{"solicitation"} if i < 60 else set() for i in range(100)], [False] * 100, "x"
+    )
+    halves = cap_rows(balanced, 40, seed=1)
+    assert halves["solicitation"].sum() == 20  # both sides keep half the cap when both are large
+
+
+def test_a_module_not_written_yet_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    assert _optional_rows("pipelines.not_written_yet", "rows", lambda fn: fn()) is None
+    assert "not available yet" in caplog.text
+
+
+def test_unknown_or_evaluation_only_sources_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="evaluation-only"):
+        prepare(params(sources=["crows_pairs"]), FIXTURES, tmp_path, card_path=None)
+    with pytest.raises(ConfigError, match="unknown corpora"):
+        prepare(params(sources=["no_such_corpus"]), FIXTURES, tmp_path, card_path=None)
+    with pytest.raises(InputError, match="does not exist"):
+        prepare(params(review_exports=[str(tmp_path / "missing.parquet")]), FIXTURES, tmp_path, card_path=None)
+
+
+def test_cli_prepare_reads_params_and_reports_one_line_errors(tmp_path: Path) -> None:
+    from mailguard.cli import app
+
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(
+        "data:\n  seed: 1\n  validation_fraction: 0.2\n  test_fraction: 0.2\n  use_authored: false\n"
+        "  use_clean_mail: false\n  sources: [sms_spam_collection, youtube_spam_collection]\n",
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    out = tmp_path / "processed"
+    args = ["data", "prepare", "--params", str(params_file), "--datasets-root", str(FIXTURES), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--card", str(tmp_path / "card.md")])
+    assert result.exit_code == 0, result.output
+    assert "prepared" in result.output and (out / "dataset.parquet").is_file()
+    missing = runner.invoke(app, [*args[:4], "--datasets-root", str(tmp_path / "nowhere"), "--out", str(out)])
+    assert missing.exit_code == 2
+    assert "sms_spam_collection" in missing.output and "Traceback" not in missing.output
