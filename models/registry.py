@@ -93,11 +93,9 @@ def log_and_register(
             pip_requirements=["mailguard"],
         )
     version = str(info.registered_model_version)
-    client = _client()
-    for key, value in (tags or {}).items():
-        client.set_model_version_tag(MODEL_NAME, version, key, value)
+    tag_version(version, tags or {})
     if alias:
-        client.set_registered_model_alias(MODEL_NAME, alias, version)
+        _client().set_registered_model_alias(MODEL_NAME, alias, version)
     log.info("registered %s version %s (run %s)%s", MODEL_NAME, version, run_id, f" as @{alias}" if alias else "")
     return RegisteredModel(version=version, run_id=run_id)
 
@@ -114,10 +112,8 @@ def get_alias_version(alias: str) -> str | None:
 
 def set_alias(alias: str, version: str, tags: dict[str, str] | None = None) -> None:
     """Point ``alias`` at ``version`` and record ``tags`` on that version."""
-    client = _client()
-    client.set_registered_model_alias(MODEL_NAME, alias, str(version))
-    for key, value in (tags or {}).items():
-        client.set_model_version_tag(MODEL_NAME, str(version), key, value)
+    _client().set_registered_model_alias(MODEL_NAME, alias, str(version))
+    tag_version(version, tags or {})
 
 
 _SPEC = re.compile(r"^(?:models:/)?(?:(?P<name>[\w.-]+)[@/])?(?P<ref>[\w.-]+)$")
@@ -144,7 +140,6 @@ def _resolve_registered(name: str, ref: str) -> ResolvedModel:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from models.pyfunc import ARTIFACT_KEY
     from models.saved import load_classifier
 
     client = _client()
@@ -159,5 +154,28 @@ def _resolve_registered(name: str, ref: str) -> ResolvedModel:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}"))
     except (MlflowException, OSError) as e:
         raise ModelNotFoundError(f"cannot fetch files of {name} version {mv.version}: {e}") from e
-    model_dir = local / "artifacts" / ARTIFACT_KEY
+    model_dir = _saved_model_folder(local)
     return ResolvedModel(load_classifier(model_dir), f"{name}/{mv.version}", mv.run_id, model_dir)
+
+
+def _saved_model_folder(pyfunc_dir: Path) -> Path:
+    """Return the saved-model folder inside a downloaded pyfunc model (MLflow keeps its original name)."""
+    from models.saved import META_FILE
+
+    found = sorted(p.parent for p in (pyfunc_dir / "artifacts").rglob(META_FILE))
+    if not found:
+        raise ModelNotFoundError(f"registered model files at {pyfunc_dir} hold no {META_FILE}")
+    return found[0]
+
+
+def version_for_run(run_id: str) -> str | None:
+    """Return the registered version logged by ``run_id``, or ``None``."""
+    versions = _client().search_model_versions(f"name='{MODEL_NAME}' and run_id='{run_id}'")
+    return str(max(int(v.version) for v in versions)) if versions else None
+
+
+def tag_version(version: str, tags: dict[str, str]) -> None:
+    """Record ``tags`` on a registered version without moving any alias."""
+    client = _client()
+    for key, value in tags.items():
+        client.set_model_version_tag(MODEL_NAME, str(version), key, value)

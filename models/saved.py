@@ -61,6 +61,7 @@ def save_classifier(clf: Classifier, path: Path, data_revision: str = "") -> Pat
         "thresholds": [float(t) for t in clf.thresholds_],
         "params": _jsonable(clf.get_params()),
         "data_revision": data_revision or getattr(clf, "data_revision_", ""),
+        "mlflow_run_id": getattr(clf, "mlflow_run_id_", ""),
         "versions": _versions(),
         "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **extra,
@@ -98,6 +99,7 @@ def load_classifier(path: str | Path) -> Classifier:
     clf.classes_ = np.array(LABELS)
     clf.set_thresholds(np.asarray(meta["thresholds"], dtype=float))
     clf.data_revision_ = meta.get("data_revision", "")
+    clf.mlflow_run_id_ = meta.get("mlflow_run_id", "")
     return clf
 
 

@@ -80,6 +80,16 @@ def build_classifier(train_params: dict[str, Any]) -> Classifier:
         raise ConfigError(f"bad train.{family} options: {e}") from e
 
 
+def select_sources(df: pd.DataFrame, only: list[str], exclude: list[str]) -> pd.DataFrame:
+    """Return the training rows from the chosen sources (for ablations; validation/test stay whole)."""
+    keep = pd.Series(True, index=df.index)
+    if only:
+        keep &= df["source"].isin(only)
+    if exclude:
+        keep &= ~df["source"].isin(exclude)
+    return df[keep].reset_index(drop=True)
+
+
 def sample_weights(df: pd.DataFrame, weak_weight: float) -> np.ndarray:
     """Return per-row weights: 1 for exact labels, ``weak_weight`` for approximate (weak) mappings."""
     if "weak" not in df.columns:
@@ -104,6 +114,7 @@ def train(
     data_params = section(params, "data")
     started = time.perf_counter()
     train_df, val_df = load_split(dataset_path, "train"), load_split(dataset_path, "validation")
+    train_df = select_sources(train_df, train_params.get("only_sources") or [], train_params.get("exclude_sources") or [])
     if train_df.empty or val_df.empty:
         raise InputError(f"prepared dataset {dataset_path} has an empty train or validation split")
     revision = data_revision(dataset_path)
@@ -138,6 +149,7 @@ def train(
             )
         )
         clf.data_revision_ = revision
+        clf.mlflow_run_id_ = run.info.run_id
         model_dir = clf.save(out_dir)
         validation = _validation_summary(label_metrics(y_val, val_proba, clf.thresholds_))
         mlflow.log_metrics({f"val_{k}": v for k, v in validation.items() if np.isfinite(v)})

@@ -1,0 +1,108 @@
+"""`mailguard evaluate` and `mailguard promote`: measure a model, and move `champion` only when the gates pass."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mailguard.cli.app import app, run_or_exit
+from mailguard.config import load_params
+
+#: Exit code when promotion was refused by the gates (distinct from 2: could not run at all).
+EXIT_REFUSED = 1
+
+
+def _evaluate_params(params_file: Path) -> dict[str, Any]:
+    params = load_params(params_file) if params_file.is_file() else {}
+    return dict(params.get("evaluate") or {})
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Argument(help="Model folder, alias (champion), mailguard@alias or models:/mailguard/N.")]
+    = "artifacts/model",
+    data: Annotated[Path, typer.Option(help="Prepared dataset (parquet).")] = Path("data/processed/dataset.parquet"),
+    suite: Annotated[Path, typer.Option(help="Functional test suite folder.")] = Path("data/functional"),
+    no_suite: Annotated[bool, typer.Option("--no-suite", help="Skip the functional suite.")] = False,
+    out: Annotated[Path, typer.Option(help="Folder for metrics.json, plots/, predictions and the card.")]
+    = Path("reports"),
+    params_file: Annotated[Path, typer.Option("--params", help="Pipeline parameters (evaluate section).")]
+    = Path("params.yaml"),
+    mlflow: Annotated[bool, typer.Option(help="Log numbers, plots and card to the model's MLflow run.")] = True,
+    run_id: Annotated[str | None, typer.Option(help="MLflow run to log to (default: the model's own run).")] = None,
+    card: Annotated[Path | None, typer.Option(help="Also write the model card here, e.g. docs/model_card.md.")]
+    = None,
+) -> None:
+    """Evaluate a model on the test split, functional suite and clean mail; write reports/ and the model card."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def _run() -> None:
+        from pipelines.evaluate import evaluate as run_evaluation
+
+        result = run_evaluation(
+            model, data, None if no_suite else suite, out, _evaluate_params(params_file),
+            log_to_mlflow=mlflow, run_id=run_id, card_dest=card,
+        )
+        test, bias = result["test"], result["bias"]
+        suite_acc = (result.get("suite") or {}).get("accuracy")
+        typer.echo(
+            f"{result['meta']['model_version']}: test macro PR-AUC {_fmt(test['macro_pr_auc'])}, "
+            f"macro F1 {_fmt(test['macro_f1'])}; suite accuracy {_fmt(suite_acc)}; "
+            f"bias final metric {_fmt(bias['final_metric'])} -> {out / 'metrics.json'}"
+        )
+
+    run_or_exit(_run)
+
+
+@app.command()
+def promote(
+    challenger: Annotated[str, typer.Argument(help="Registered version (3), alias (challenger) or MLflow run id.")],
+    force: Annotated[bool, typer.Option(help="Promote even if gates fail (needs --reason).")] = False,
+    reason: Annotated[str, typer.Option(help="Why; required with --force, recorded either way.")] = "",
+    data: Annotated[Path, typer.Option(help="Prepared dataset (parquet).")] = Path("data/processed/dataset.parquet"),
+    suite: Annotated[Path, typer.Option(help="Functional test suite folder.")] = Path("data/functional"),
+    out: Annotated[Path, typer.Option(help="Folder for both models' evaluations.")] = Path("reports/promotion"),
+    log_file: Annotated[Path, typer.Option("--log", help="Promotion log (JSON lines, committed).")]
+    = Path("reports/promotions.jsonl"),
+    params_file: Annotated[Path, typer.Option("--params", help="Pipeline parameters (evaluate section).")]
+    = Path("params.yaml"),
+    card: Annotated[Path | None, typer.Option(help="Write the new champion's model card here.")] = None,
+) -> None:
+    """Make CHALLENGER the champion if it is no worse on any gate than the current champion."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def _run() -> int:
+        from pipelines.promote import comparison_table
+        from pipelines.promote import promote as run_promotion
+
+        decision = run_promotion(
+            challenger, dataset_path=data, suite_root=suite, out_dir=out, force=force, reason=reason,
+            log_path=log_file, params=_evaluate_params(params_file), card_dest=card,
+        )
+        if decision.gates:
+            typer.echo(comparison_table(decision.gates, decision.champion_version, decision.challenger_version))
+        for gate in decision.failed:
+            typer.echo(f"FAILED {gate.name}: {gate.rule}")
+        messages = {
+            "already_champion": f"version {decision.challenger_version} is already the champion; nothing to do",
+            "first_champion": f"no champion yet: version {decision.challenger_version} is now the champion",
+            "promoted": f"all gates pass: version {decision.challenger_version} replaces "
+            f"{decision.champion_version} as champion",
+            "forced": f"FORCED: version {decision.challenger_version} replaces {decision.champion_version} "
+            f"despite {len(decision.failed)} failing gate(s); reason recorded: {decision.reason}",
+            "refused": f"refused: version {decision.challenger_version} stays challenger; "
+            f"{decision.champion_version} remains champion",
+        }
+        typer.echo(messages[decision.action])
+        return 0 if decision.action != "refused" else EXIT_REFUSED
+
+    code = run_or_exit(_run)
+    if code:
+        raise typer.Exit(code)

@@ -1,0 +1,342 @@
+"""Champion/challenger promotion: a model replaces the champion only when measurably better and not less fair.
+
+Gates (all must pass, checked by the pure function :func:`check_gates`):
+
+1. no label's test PR-AUC drops by more than 0.01;
+2. functional-suite accuracy does not drop;
+3. the identity-term bias final metric does not drop;
+4. no group's neutral-mention false-positive rate rises by more than 2 points.
+
+Both models are measured on the same data: saved evaluation metrics are reused
+only when their data fingerprint matches the data on disk, otherwise the model is
+evaluated again. Every decision (promotion, forced promotion, refusal, first
+champion) is recorded as MLflow model-version tags and appended to
+``reports/promotions.jsonl``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import math
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from mailguard.errors import ConfigError, ModelNotFoundError
+from mailguard.taxonomy import LABELS
+from models.registry import MODEL_NAME
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+PROMOTION_LOG = Path("reports/promotions.jsonl")
+#: Allowed PR-AUC drop per label (absolute).
+MAX_PR_AUC_DROP = 0.01
+#: Allowed rise of a group's neutral-mention false-positive rate (absolute: 0.02 = 2 points).
+MAX_NEUTRAL_FPR_RISE = 0.02
+_EPS = 1e-9  # "does not drop" must not fail on float noise from re-evaluating identical scores
+
+Action = Literal["promoted", "forced", "refused", "first_champion", "already_champion"]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One promotion gate: its name, outcome, both values and the rule it applied."""
+
+    name: str
+    passed: bool
+    champion: float | None
+    challenger: float | None
+    rule: str
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """What ``promote`` decided, and everything recorded about it."""
+
+    action: Action
+    challenger_version: str
+    champion_version: str | None
+    gates: list[GateResult] = field(default_factory=list)
+    reason: str = ""
+    user: str = ""
+    at: str = ""
+    data_fingerprint: str = ""
+
+    @property
+    def promoted(self) -> bool:
+        """Return whether the challenger is now the champion."""
+        return self.action in ("promoted", "forced", "first_champion")
+
+    @property
+    def failed(self) -> list[GateResult]:
+        """Return the gates that did not pass."""
+        return [g for g in self.gates if not g.passed]
+
+
+def _get(metrics: dict[str, Any], *path: str) -> float | None:
+    node: Any = metrics
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    if node is None or isinstance(node, bool) or not isinstance(node, int | float) or math.isnan(node):
+        return None
+    return float(node)
+
+
+def _gate(
+    name: str, champion: float | None, challenger: float | None, allowed: float, higher_is_better: bool
+) -> GateResult:
+    direction = "drop" if higher_is_better else "rise"
+    rule = f"{direction} <= {allowed:g}"
+    if champion is None:  # nothing to defend: the champion was never measured on this
+        return GateResult(name, True, champion, challenger, rule + " (champion not measured)")
+    if challenger is None:
+        return GateResult(name, False, champion, challenger, rule + " (challenger not measured)")
+    change = champion - challenger if higher_is_better else challenger - champion
+    return GateResult(name, change <= allowed + _EPS, champion, challenger, rule)
+
+
+def check_gates(
+    champion: dict[str, Any],
+    challenger: dict[str, Any],
+    *,
+    max_pr_auc_drop: float = MAX_PR_AUC_DROP,
+    max_neutral_fpr_rise: float = MAX_NEUTRAL_FPR_RISE,
+) -> list[GateResult]:
+    """Return every gate's result comparing two ``metrics.json`` dicts (see :func:`pipelines.evaluate.evaluate`).
+
+    One gate per label (``pr_auc:<label>``), one for suite accuracy, one for the bias
+    final metric and one per identity group (``neutral_fpr:<group>``). A gate the
+    champion has no value for passes; one only the challenger lacks fails.
+    """
+    gates = [
+        _gate(f"pr_auc:{lb}", _get(champion, "test", "per_label", lb, "pr_auc"),
+              _get(challenger, "test", "per_label", lb, "pr_auc"), max_pr_auc_drop, higher_is_better=True)
+        for lb in LABELS
+    ]
+    gates.append(_gate("suite_accuracy", _get(champion, "suite", "accuracy"), _get(challenger, "suite", "accuracy"),
+                       0.0, higher_is_better=True))
+    gates.append(_gate("bias_final_metric", _get(champion, "bias", "final_metric"),
+                       _get(challenger, "bias", "final_metric"), 0.0, higher_is_better=True))
+    groups = sorted(set((champion.get("bias") or {}).get("neutral_fpr") or {})
+                    | set((challenger.get("bias") or {}).get("neutral_fpr") or {}))
+    gates.extend(
+        _gate(f"neutral_fpr:{g}", _get(champion, "bias", "neutral_fpr", g, "fpr"),
+              _get(challenger, "bias", "neutral_fpr", g, "fpr"), max_neutral_fpr_rise, higher_is_better=False)
+        for g in groups
+    )
+    return gates
+
+
+def comparison_table(gates: list[GateResult], champion_version: str | None, challenger_version: str) -> str:
+    """Return a plain-text side-by-side table of the gates: values, change, rule and PASS/FAIL."""
+
+    def num(v: float | None) -> str:
+        return "-" if v is None else f"{v:.4f}"
+
+    head = ("gate", f"champion {champion_version or '-'}", f"challenger {challenger_version}", "change", "rule", "")
+    rows = [head]
+    for g in gates:
+        change = "-" if g.champion is None or g.challenger is None else f"{g.challenger - g.champion:+.4f}"
+        rows.append((g.name, num(g.champion), num(g.challenger), change, g.rule, "PASS" if g.passed else "FAIL"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+# -- registry access ---------------------------------------------------------------------------
+# models.registry has no "version of a run" lookup nor version tagging without moving an alias,
+# so these two use MlflowClient directly (configured by the registry).
+
+
+def _mlflow_client() -> Any:
+    from mlflow import MlflowClient
+
+    from models.registry import configure_mlflow
+
+    configure_mlflow()
+    return MlflowClient()
+
+_VERSION = re.compile(r"^(?:models:/)?(?:mailguard[/@])?(?P<ref>[\w.-]+)$")
+
+
+def registry_version(spec: str) -> tuple[str, str]:
+    """Return ``(version, run_id)`` of the registered model named by a version, alias or run id.
+
+    Accepts ``3``, ``models:/mailguard/3``, ``challenger``, ``mailguard@challenger``,
+    ``runs:/<run id>`` or a bare run id. Promotion moves an alias, so folders are refused.
+    """
+    from mlflow.exceptions import MlflowException
+
+    client = _mlflow_client()
+    run_id = spec.removeprefix("runs:/").split("/")[0] if spec.startswith("runs:/") else ""
+    if not run_id and re.fullmatch(r"[0-9a-f]{32}", spec):
+        run_id = spec
+    try:
+        if run_id:
+            found = client.search_model_versions(f"name='{MODEL_NAME}' and run_id='{run_id}'")
+            if not found:
+                raise ModelNotFoundError(f"run {run_id} has no registered '{MODEL_NAME}' model version")
+            mv = max(found, key=lambda v: int(v.version))
+        else:
+            match = _VERSION.match(spec)
+            if not match:
+                raise ModelNotFoundError(
+                    f"cannot promote {spec!r}: give a registered version (3, models:/mailguard/3), an alias or a run id"
+                )
+            ref = match["ref"]
+            mv = client.get_model_version(MODEL_NAME, ref) if ref.isdigit() else client.get_model_version_by_alias(
+                MODEL_NAME, ref
+            )
+    except MlflowException as e:
+        raise ModelNotFoundError(f"no registered '{MODEL_NAME}' model for {spec!r}: {e.message}") from e
+    return str(mv.version), str(mv.run_id or "")
+
+
+def tag_version(version: str, tags: dict[str, str]) -> None:
+    """Record ``tags`` on a registered model version (used for refusals, which move no alias)."""
+    client = _mlflow_client()
+    for key, value in tags.items():
+        client.set_model_version_tag(MODEL_NAME, version, key, value)
+
+
+def move_champion(version: str, tags: dict[str, str]) -> None:
+    """Point the ``champion`` alias at ``version`` and record ``tags`` on it."""
+    from models.registry import set_alias
+
+    set_alias(CHAMPION, version, tags)
+
+
+def champion_version() -> str | None:
+    """Return the version the ``champion`` alias points at, or ``None``."""
+    from models.registry import get_alias_version
+
+    return get_alias_version(CHAMPION)
+
+
+# -- promotion --------------------------------------------------------------------------------
+
+
+def metrics_for_version(
+    version: str,
+    run_id: str,
+    *,
+    dataset_path: Path,
+    suite_root: Path | None,
+    out_dir: Path,
+    fingerprint: str,
+    params: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Return evaluation metrics of a registered version on the current data: saved ones when comparable, else fresh."""
+    from pipelines import evaluate as ev
+
+    saved = ev.logged_metrics(run_id) if run_id else None
+    if saved and saved.get("meta", {}).get("data_fingerprint") == fingerprint:
+        log.info("reusing saved evaluation of version %s (same data fingerprint %s)", version, fingerprint)
+        _download_evaluation(run_id, out_dir)
+        return saved
+    log.info("evaluating version %s on the current data", version)
+    return ev.evaluate(f"models:/{MODEL_NAME}/{version}", dataset_path, suite_root, out_dir, params)
+
+
+def _download_evaluation(run_id: str, out_dir: Path) -> None:
+    # The saved plots are needed to render the champion's model card later.
+    import shutil
+
+    import mlflow
+
+    from pipelines.evaluate import MLFLOW_DIR
+
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=MLFLOW_DIR, dst_path=tmp))
+        shutil.copytree(local, out_dir, dirs_exist_ok=True)
+
+
+def promote(
+    challenger: str,
+    *,
+    dataset_path: str | Path,
+    suite_root: str | Path | None,
+    out_dir: str | Path = Path("reports/promotion"),
+    force: bool = False,
+    reason: str = "",
+    log_path: str | Path = PROMOTION_LOG,
+    params: dict[str, Any] | None = None,
+    card_dest: str | Path | None = None,
+) -> PromotionDecision:
+    """Return the decision on making ``challenger`` the champion; move the alias when the gates pass (or forced).
+
+    ``force`` promotes despite failing gates and requires a ``reason``; the gates are
+    still computed and recorded. With no champion yet the challenger becomes
+    champion. ``card_dest`` (e.g. ``docs/model_card.md``) receives the new champion's
+    model card. Raises ``ConfigError`` for ``force`` without a reason.
+    """
+    from pipelines import evaluate as ev
+
+    if force and not reason.strip():
+        raise ConfigError("--force needs --reason: say why the gates may be overridden (it is recorded)")
+    out_dir, log_path, dataset_path = Path(out_dir), Path(log_path), Path(dataset_path)
+    suite = None if suite_root is None else Path(suite_root)
+    version, run_id = registry_version(challenger)
+    current = champion_version()
+    user, at = getpass.getuser(), datetime.now(UTC).isoformat(timespec="seconds")
+    if current == version:
+        return PromotionDecision("already_champion", version, current, reason=reason.strip(), user=user, at=at)
+
+    fingerprint = ev.current_fingerprint(dataset_path, suite, params)
+
+    def measure(v: str, run: str) -> dict[str, Any]:
+        return metrics_for_version(v, run, dataset_path=dataset_path, suite_root=suite, out_dir=out_dir / f"v{v}",
+                                   fingerprint=fingerprint, params=params)
+
+    gates: list[GateResult] = []
+    challenger_metrics: dict[str, Any] | None = None
+    action: Action = "first_champion"
+    if current is not None:
+        champion_metrics = measure(current, registry_version(current)[1])
+        challenger_metrics = measure(version, run_id)
+        gates = check_gates(champion_metrics, challenger_metrics)
+        passed = all(g.passed for g in gates)
+        action = "promoted" if passed else ("forced" if force else "refused")
+
+    decision = PromotionDecision(action, version, current, gates, reason.strip(), user, at, fingerprint)
+    tags = _tags(decision)
+    if decision.promoted:
+        move_champion(version, tags)
+        if card_dest is not None:
+            from pipelines.model_card import write_model_card
+
+            metrics = challenger_metrics if challenger_metrics is not None else measure(version, run_id)
+            write_model_card(metrics, out_dir / f"v{version}" / "plots", Path(card_dest))
+    else:
+        tag_version(version, tags)
+    append_record(log_path, decision)
+    return decision
+
+
+def _tags(decision: PromotionDecision) -> dict[str, str]:
+    failed = ",".join(g.name for g in decision.failed) or "none"
+    return {
+        "promotion.action": decision.action,
+        "promotion.at": decision.at,
+        "promotion.by": decision.user,
+        "promotion.reason": decision.reason or "-",
+        "promotion.previous_champion": decision.champion_version or "-",
+        "promotion.failed_gates": failed[:4000],  # MLflow tag values are bounded
+        "promotion.data_fingerprint": decision.data_fingerprint or "-",
+    }
+
+
+def append_record(log_path: Path, decision: PromotionDecision) -> None:
+    """Append one JSON line describing ``decision`` (who, when, why, versions, every gate) to ``log_path``."""
+    record = asdict(decision)
+    record["promoted"] = decision.promoted
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, sort_keys=True) + "\n")
