@@ -1,0 +1,155 @@
+"""ORM models of the review database; the Alembic migrations under migrations/ create the same schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+#: Item statuses. ``pending`` and ``escalated`` are open; the other two are final decisions.
+PENDING, ESCALATED, CONFIRMED, NOT_VIOLATION = "pending", "escalated", "confirmed", "not_violation"
+STATUSES = (PENDING, ESCALATED, CONFIRMED, NOT_VIOLATION)
+OPEN_STATUSES = (PENDING, ESCALATED)
+#: Roles; a user may hold several (stored ";"-joined).
+ROLES = ("reviewer", "investigator", "admin")
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC without tzinfo (stored naive, always UTC)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    roles: Mapped[str] = mapped_column(String(120))  # ";"-joined subset of ROLES
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        """Return the roles this user holds."""
+        return frozenset(r for r in self.roles.split(";") if r)
+
+    @property
+    def can_review(self) -> bool:
+        """Return whether the user may read mail: reviewers and investigators (not plain admins)."""
+        return bool(self.role_set & {"reviewer", "investigator"})
+
+
+class Item(Base):
+    """One flagged message awaiting (or past) review, keyed by (message_id, content_hash)."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("message_id", "content_hash", name="uq_items_message_content"),
+        Index("ix_items_status_score", "status", "max_score"),
+        Index("ix_items_status_date", "status", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(998))
+    content_hash: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(Text, default="")
+    date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    sender: Mapped[str] = mapped_column(Text, default="")
+    to: Mapped[str] = mapped_column(Text, default="")
+    cc: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    quoted: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[str] = mapped_column(Text, default="")
+    scores: Mapped[str] = mapped_column(Text, default="{}")  # JSON {label: probability}
+    max_score: Mapped[float] = mapped_column(Float, default=0.0)
+    labels: Mapped[str] = mapped_column(Text, default="")  # ";"-joined flagged labels
+    evidence: Mapped[str] = mapped_column(Text, default="{}")  # JSON {label: span}
+    model_version: Mapped[str] = mapped_column(String(120), default="", index=True)
+    run_id: Mapped[str] = mapped_column(String(120), default="")
+    direction: Mapped[str] = mapped_column(String(20), default="unknown", index=True)
+    bulk: Mapped[bool] = mapped_column(Boolean, default=False)
+    context_reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default=PENDING)
+    confirmed_labels: Mapped[str] = mapped_column(Text, default="")
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Optimistic lock: every decision must name the version it saw; a mismatch is a 409.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    item_labels: Mapped[list[ItemLabel]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id], lazy="joined")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
+
+    @property
+    def label_list(self) -> list[str]:
+        """Return the flagged labels in taxonomy order."""
+        return [lb for lb in self.labels.split(";") if lb]
+
+    @property
+    def confirmed_list(self) -> list[str]:
+        """Return the labels a reviewer confirmed."""
+        return [lb for lb in self.confirmed_labels.split(";") if lb]
+
+
+class ItemLabel(Base):
+    """One flagged label of an item with its score: what label filters, counts and per-label sorting use."""
+
+    __tablename__ = "item_labels"
+    __table_args__ = (Index("ix_item_labels_label_score", "label", "score"),)
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(40), primary_key=True)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class Decision(Base):
+    """One recorded decision; append-only history (the item holds the current outcome)."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[str] = mapped_column(String(20))  # confirmed | not_violation | escalated
+    labels: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    escalated_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    item_version: Mapped[int] = mapped_column(Integer)  # the version the decision replaced
+    decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id], lazy="joined")
+    escalated_to: Mapped[User | None] = relationship(foreign_keys=[escalated_to_id], lazy="joined")
+
+
+class AuditEvent(Base):
+    """Append-only audit log: views, reveals, decisions, exports, logins. Never holds message text."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_login", "action", "actor", "ip", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80), default="")
+    action: Mapped[str] = mapped_column(String(40))
+    item_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")  # JSON of ids/filters/counts only

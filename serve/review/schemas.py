@@ -1,0 +1,92 @@
+"""Request and response schemas of the JSON API, separate from the ORM models so internals never leak."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class DecisionIn(BaseModel):
+    """A reviewer's decision; ``version`` is the item version the reviewer saw."""
+
+    decision: str = Field(pattern="^(confirmed|not_violation|escalated)$")
+    version: int = Field(ge=1)
+    labels: list[str] = Field(default_factory=list)
+    note: str = Field(default="", max_length=5000)
+    escalate_to: str = ""
+
+
+class ItemSummary(BaseModel):
+    """One queue row: no message body, sender pseudonymised."""
+
+    id: int
+    subject: str
+    date: datetime | None
+    sender: str
+    labels: list[str]
+    max_score: float
+    status: str
+    direction: str
+    model_version: str
+    version: int
+
+
+class QueueOut(BaseModel):
+    """A page of the queue with its counts."""
+
+    items: list[ItemSummary]
+    total: int
+    page: int
+    page_size: int
+    label_counts: dict[str, int]
+    direction_counts: dict[str, int]
+
+
+class DecisionOut(BaseModel):
+    """One recorded decision in an item's history."""
+
+    decision: str
+    reviewer: str
+    labels: list[str]
+    note: str
+    escalated_to: str | None
+    decided_at: datetime
+
+
+class ItemOut(BaseModel):
+    """An item as a reviewer sees it: text, scores, evidence; identities pseudonymised."""
+
+    id: int
+    subject: str
+    body: str
+    quoted: str
+    date: datetime | None
+    sender: str
+    to: list[str]
+    cc: list[str]
+    attachments: str
+    labels: list[str]
+    scores: dict[str, float]
+    evidence: dict[str, str]
+    direction: str
+    bulk: bool
+    context_reason: str
+    model_version: str
+    run_id: str
+    status: str
+    confirmed_labels: list[str]
+    assigned_to: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    version: int
+    history: list[DecisionOut] = Field(default_factory=list)
+
+
+class IdentityOut(BaseModel):
+    """Real addresses behind an item's pseudonyms, for investigators only."""
+
+    item_id: int
+    sender: str
+    to: list[str]
+    cc: list[str]
