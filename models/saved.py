@@ -38,9 +38,13 @@ def _versions() -> dict[str, str]:
 
 def _families() -> dict[str, type[Classifier]]:
     # Imported lazily so that loading a linear model never imports torch.
+    from models.cascade import CascadeClassifier
     from models.linear import LinearClassifier
 
-    fams: dict[str, type[Classifier]] = {LinearClassifier.family: LinearClassifier}
+    fams: dict[str, type[Classifier]] = {
+        LinearClassifier.family: LinearClassifier,
+        CascadeClassifier.family: CascadeClassifier,
+    }
     try:
         from models.transformer import TransformerClassifier
 
