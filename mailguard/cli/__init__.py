@@ -9,7 +9,7 @@ def _register() -> None:
     # Each module adds its commands to ``app`` at import time.
     import importlib
 
-    for name in ("data", "train", "score", "review", "evaluate"):
+    for name in ("data", "train", "evaluate", "package", "score", "results", "review"):
         try:
             importlib.import_module(f"mailguard.cli.{name}")
         except ModuleNotFoundError as e:  # a command module not written yet

@@ -1,0 +1,82 @@
+"""`mailguard package onnx|cascade`: make a trained model fast to score on CPU, optionally register it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailguard.cli.app import app, run_or_exit
+
+package_app = typer.Typer(help="Package trained models for fast CPU scoring (ONNX Runtime, cascade).",
+                          no_args_is_help=True)
+app.add_typer(package_app, name="package")
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Prepared dataset (parquet).")]
+RegisterOpt = Annotated[bool, typer.Option(help="Register the packaged model as a new version of 'mailguard'.")]
+
+
+def _register(model_dir: Path) -> str:
+    from models.registry import log_and_register
+    from models.saved import read_metadata
+
+    meta = read_metadata(model_dir)
+    run_id = meta.get("mlflow_run_id") or ""
+    if not run_id:
+        import mlflow
+
+        from models.registry import configure_mlflow
+
+        configure_mlflow()
+        with mlflow.start_run(run_name=f"package-{meta['family']}") as run:
+            run_id = run.info.run_id
+    tags = {"family": meta["family"], "runtime": str(meta.get("runtime", "")), "data_revision": meta.get("data_revision", "")}
+    return log_and_register(model_dir, run_id=run_id, tags=tags).version
+
+
+@package_app.command("onnx")
+def onnx_command(
+    model: Annotated[Path, typer.Argument(help="Trained transformer model folder.")],
+    out: Annotated[Path, typer.Option(help="Folder for the packaged model.")],
+    data: DataOpt = Path("data/processed/dataset.parquet"),
+    max_int8_drop: Annotated[float, typer.Option(help="Keep int8 only if no label's PR-AUC drops more.")] = 0.005,
+    register: RegisterOpt = False,
+) -> None:
+    """Export to ONNX (fp32 + int8), compare with torch on the test split, keep the best runtime."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def _run() -> None:
+        from pipelines.package import package_onnx
+
+        report = package_onnx(model, data, out, max_int8_drop=max_int8_drop)
+        typer.echo(json.dumps({k: report[k] for k in ("max_abs_diff", "int8_ok", "chosen_runtime", "seconds")}, indent=2))
+        if register:
+            typer.echo(f"registered as mailguard version {_register(out)}")
+
+    run_or_exit(_run)
+
+
+@package_app.command("cascade")
+def cascade_command(
+    cheap: Annotated[Path, typer.Option(help="Cheap model folder (the linear baseline).")],
+    expensive: Annotated[Path, typer.Option(help="Expensive model folder (the transformer).")],
+    out: Annotated[Path, typer.Option(help="Folder for the cascade.")],
+    data: DataOpt = Path("data/processed/dataset.parquet"),
+    target_recall: Annotated[float, typer.Option(help="Share of validation positives the gate must pass.")] = 0.99,
+    register: RegisterOpt = False,
+) -> None:
+    """Build a cascade: only messages the cheap model cannot clear are scored by the transformer."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def _run() -> None:
+        from pipelines.package import package_cascade
+
+        report = package_cascade(cheap, expensive, data, out, target_recall=target_recall)
+        typer.echo(json.dumps(report, indent=2, default=float))
+        if register:
+            typer.echo(f"registered as mailguard version {_register(out)}")
+
+    run_or_exit(_run)

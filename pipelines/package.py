@@ -1,0 +1,70 @@
+"""Package trained models for fast CPU scoring: pick the ONNX runtime, build the cascade.
+
+Both steps measure on the test split and write a JSON report next to the packaged model
+(numbers only: safe to log to MLflow).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mailguard.taxonomy import LABELS
+from models.saved import load_classifier
+from pipelines.train import load_split
+
+log = logging.getLogger(__name__)
+
+REPORT_FILE = "packaging_report.json"
+
+
+def package_onnx(model_dir: Path, dataset_path: Path, out_dir: Path, *, max_int8_drop: float = 0.005) -> dict[str, Any]:
+    """Export a transformer to ONNX (fp32 and int8), keep int8 only if no label's test PR-AUC drops more than
+    ``max_int8_drop``, save the packaged model to ``out_dir`` and return the agreement report."""
+    from models.onnx_runtime import compare_runtimes, use_best_runtime
+
+    clf = load_classifier(model_dir)
+    if clf.family != "transformer":
+        raise ValueError(f"only transformer models are exported to ONNX, {model_dir} is {clf.family!r}")
+    test = load_split(dataset_path, "test")
+    with tempfile.TemporaryDirectory() as work:
+        report = compare_runtimes(clf, test["text"].tolist(), test[list(LABELS)].to_numpy(), work_dir=work,
+                                  max_drop=max_int8_drop)
+        use_best_runtime(clf, report)
+        clf.save(out_dir)
+    report = {k: v for k, v in report.items() if k != "files"}
+    report["n_test"] = len(test)
+    _write_report(out_dir, {"onnx": report})
+    log.info("packaged %s with runtime %s (int8 ok: %s)", model_dir, report["chosen_runtime"], report["int8_ok"])
+    return report
+
+
+def package_cascade(
+    cheap_dir: Path, expensive_dir: Path, dataset_path: Path, out_dir: Path, *, target_recall: float = 0.99
+) -> dict[str, float]:
+    """Build a cascade (cheap model gates the expensive one) with gates chosen on validation; save it to
+    ``out_dir`` and return its recall loss and speed-up on the test split."""
+    from models.cascade import CascadeClassifier, cascade_report
+
+    cheap, expensive = load_classifier(cheap_dir), load_classifier(expensive_dir)
+    val, test = load_split(dataset_path, "validation"), load_split(dataset_path, "test")
+    cascade = CascadeClassifier.from_fitted(
+        cheap, expensive, val["text"].tolist(), val[list(LABELS)].to_numpy(), target_recall=target_recall
+    )
+    cascade.data_revision_ = getattr(expensive, "data_revision_", "")
+    cascade.mlflow_run_id_ = getattr(expensive, "mlflow_run_id_", "")
+    cascade.save(out_dir)
+    report = cascade_report(cascade, test["text"].tolist(), test[list(LABELS)].to_numpy())
+    report["target_recall"] = target_recall
+    _write_report(out_dir, {"cascade": report})
+    return report
+
+
+def _write_report(out_dir: Path, report: dict[str, Any]) -> None:
+    path = out_dir / REPORT_FILE
+    existing = json.loads(path.read_text()) if path.is_file() else {}
+    existing.update(report)
+    path.write_text(json.dumps(existing, indent=2, default=float) + "\n", encoding="utf-8")

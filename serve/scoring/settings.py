@@ -1,0 +1,164 @@
+"""The settings of a scoring run: ``mailguard.toml`` ([score], [queue], [organisation]) under CLI overrides."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from mailguard.config import load_toml
+from mailguard.errors import ConfigError
+from mailguard.taxonomy import LABELS, check_label
+
+#: Looked for in the working directory when ``--config`` is not given.
+DEFAULT_CONFIG = Path("mailguard.toml")
+
+_SCORE_KEYS = {"model", "out", "workers", "batch_size", "review_db", "log_format", "inputs"}
+_QUEUE_KEYS = {"inbound_bulk_labels", "queue_inbound"}
+
+
+@dataclass(frozen=True)
+class QueueRules:
+    """Which flagged rows enter the review queue.
+
+    Staff-sent and internal mail is always queued when flagged. Inbound bulk mail
+    (newsletters, marketing, lists) is scored and reported but queued only for the
+    labels in ``inbound_bulk_labels`` (none by default: it is not staff conduct).
+    ``queue_inbound = False`` keeps *all* inbound mail out of the queue.
+    """
+
+    inbound_bulk_labels: frozenset[str] = frozenset()
+    queue_inbound: bool = True
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """Everything one ``mailguard score`` run needs besides its inputs."""
+
+    out: Path
+    model: str = "champion"
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    batch_size: int = 256
+    since: datetime | None = None  # inclusive, UTC
+    until: datetime | None = None  # exclusive, UTC
+    rescore: bool = False
+    review_db: str = ""
+    org_domains: tuple[str, ...] = ()
+    log_format: str = "text"
+    quiet: bool = False
+    queue: QueueRules = QueueRules()
+
+
+def parse_day(value: str, *, end: bool = False) -> datetime:
+    """Return a UTC datetime for ``YYYY-MM-DD`` (midnight) or an ISO timestamp; raise ``ConfigError``.
+
+    ``--until 2026-11-28`` means "up to and including that day", so with ``end`` a
+    plain date becomes the following midnight (the bound is exclusive). A timestamp
+    without a zone is read as UTC.
+    """
+    value = value.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
+            return datetime.combine(day, time(0), tzinfo=UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise ConfigError(f"cannot read date {value!r}: use YYYY-MM-DD or an ISO timestamp") from e
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def load_score_settings(config: Path | None, overrides: dict[str, Any]) -> tuple[ScoreSettings, list[str]]:
+    """Return the run settings and the configured inputs: defaults < config file < ``overrides``.
+
+    ``config`` is read when given (it must exist); otherwise ``./mailguard.toml`` is
+    read if present. ``overrides`` holds the CLI options that were actually given
+    (``None`` values are ignored).
+    """
+    data: dict[str, Any] = {}
+    if config is not None:
+        data = load_toml(config)
+    elif DEFAULT_CONFIG.is_file():
+        config = DEFAULT_CONFIG
+        data = load_toml(DEFAULT_CONFIG)
+    where = f"config file {config}" if config is not None else "settings"
+    score = _table(data, "score", where)
+    queue = _table(data, "queue", where)
+    org = _table(data, "organisation", where)
+    for name, table, known in (("score", score, _SCORE_KEYS), ("queue", queue, _QUEUE_KEYS)):
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) in [{name}]: {', '.join(unknown)}")
+
+    merged: dict[str, Any] = {k: v for k, v in score.items() if k != "inputs"}
+    if "domains" in org:
+        merged["org_domains"] = org["domains"]
+    merged.update({k: v for k, v in overrides.items() if v is not None and v != () and v != []})
+    if not merged.get("out"):
+        raise ConfigError("no output folder: pass --out DIR or set out in [score] of mailguard.toml")
+    settings = ScoreSettings(out=Path(merged.pop("out")))
+    settings = replace(
+        settings,
+        model=_str(merged, "model", settings.model, where),
+        workers=_positive_int(merged, "workers", settings.workers, where),
+        batch_size=_positive_int(merged, "batch_size", settings.batch_size, where),
+        review_db=_str(merged, "review_db", "", where),
+        log_format=_str(merged, "log_format", "text", where),
+        org_domains=tuple(d.strip().lower().lstrip("@") for d in _str_list(merged, "org_domains", where)),
+        since=merged.get("since"),
+        until=merged.get("until"),
+        rescore=bool(merged.get("rescore", False)),
+        quiet=bool(merged.get("quiet", False)),
+        queue=_queue_rules(queue, where),
+    )
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(f"{where}: log_format must be 'text' or 'json', got {settings.log_format!r}")
+    if settings.since and settings.until and settings.since >= settings.until:
+        raise ConfigError("--since must be earlier than --until")
+    inputs = score.get("inputs", [])
+    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+        raise ConfigError(f"{where}: inputs in [score] must be a list of paths or globs")
+    return settings, inputs
+
+
+def _table(data: dict[str, Any], name: str, where: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{name}] must be a table")
+    return value
+
+
+def _str(values: dict[str, Any], key: str, default: str, where: str) -> str:
+    value = values.get(key, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {key} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _positive_int(values: dict[str, Any], key: str, default: int, where: str) -> int:
+    value = values.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where}: {key} must be a whole number of at least 1, got {value!r}")
+    return value
+
+
+def _str_list(values: dict[str, Any], key: str, where: str) -> list[str]:
+    value = values.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {key} must be a list of strings")
+    return list(value)
+
+
+def _queue_rules(queue: dict[str, Any], where: str) -> QueueRules:
+    labels = _str_list(queue, "inbound_bulk_labels", where)
+    try:
+        checked = frozenset(LABELS if labels == ["*"] else [check_label(lb) for lb in labels])
+    except ValueError as e:
+        raise ConfigError(f"{where}: [queue] inbound_bulk_labels: {e}") from e
+    inbound = queue.get("queue_inbound", True)
+    if not isinstance(inbound, bool):
+        raise ConfigError(f"{where}: [queue] queue_inbound must be true or false")
+    return QueueRules(inbound_bulk_labels=checked, queue_inbound=inbound)
