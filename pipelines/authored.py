@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import pandas as pd
-import yaml
 
+from mailguard.config import load_yaml_mapping
 from mailguard.errors import InputError
 from mailguard.taxonomy import LABELS, check_label
 from mailguard.text import normalise_for_matching
@@ -290,12 +290,4 @@ def _count_by_primary_label(templates: Sequence[Template]) -> dict[str, int]:
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputError(f"cannot read authored data file {path}: {e.strerror or e}") from e
-    except yaml.YAMLError as e:
-        raise InputError(f"authored data file {path} is not valid YAML: {e}") from e
-    if not isinstance(data, dict):
-        raise InputError(f"authored data file {path} must hold a mapping")
-    return data
+    return load_yaml_mapping(path, "authored data file", InputError)

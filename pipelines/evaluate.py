@@ -30,6 +30,7 @@ import pandas as pd
 from mailguard.errors import InputError
 from mailguard.taxonomy import LABELS
 from pipelines import calibration, fairness, metrics
+from pipelines.dataset import read_prepared
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +74,7 @@ def resolve(spec: str | Path) -> ModelUnderTest:
 
 def load_test_split(dataset_path: Path) -> pd.DataFrame:
     """Return the test split of the prepared dataset, keeping each row's position in the file as ``row``."""
-    try:
-        df = pd.read_parquet(dataset_path)
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read prepared dataset {dataset_path} (run `mailguard data prepare`): {e}") from e
-    missing = [c for c in ("text", "split", *LABELS) if c not in df.columns]
-    if missing:
-        raise InputError(f"prepared dataset {dataset_path} lacks columns {missing}")
-    df = df.reset_index(drop=True)
+    df = read_prepared(dataset_path)
     df["row"] = df.index
     test = df[df["split"] == "test"].reset_index(drop=True)
     if test.empty:
@@ -272,7 +266,7 @@ def evaluate(
 def _temperature_scaled_ece(
     clf: Any, dataset_path: Path, Y: np.ndarray, proba: np.ndarray, opts: dict[str, Any]
 ) -> dict[str, float]:
-    from pipelines.train import load_split
+    from pipelines.dataset import load_split
 
     val = load_split(dataset_path, "validation")
     temps = calibration.fit_temperatures(clf.predict_proba(val["text"].tolist()), val[list(LABELS)].to_numpy())

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import pandas as pd
-import yaml
 
+from mailguard.config import load_yaml_mapping
 from mailguard.errors import InputError
 from mailguard.taxonomy import LABELS, check_label
 
@@ -231,12 +231,4 @@ def _functionalities(spec: Mapping[str, Any], name: str) -> dict[str, Any]:
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputError(f"cannot read suite file {path}: {e.strerror or e}") from e
-    except yaml.YAMLError as e:
-        raise InputError(f"suite file {path} is not valid YAML: {e}") from e
-    if not isinstance(data, dict):
-        raise InputError(f"suite file {path} must hold a mapping")
-    return data
+    return load_yaml_mapping(path, "suite file", InputError)

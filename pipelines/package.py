@@ -14,7 +14,7 @@ from typing import Any
 
 from mailguard.taxonomy import LABELS
 from models.saved import load_classifier
-from pipelines.train import load_split
+from pipelines.dataset import load_split
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from mailguard.config import section
 from mailguard.errors import ConfigError, InputError
 from mailguard.taxonomy import LABELS
 from models.base import Classifier
+from pipelines.dataset import load_split
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +37,6 @@ class TrainResult:
     version: str | None  # registry version, None when not registered
     validation: dict[str, float]
     seconds: float
-
-
-def load_split(dataset_path: Path, split: str) -> pd.DataFrame:
-    """Return the rows of one split of the prepared dataset (parquet)."""
-    try:
-        df = pd.read_parquet(dataset_path)
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read prepared dataset {dataset_path} (run `mailguard data prepare`): {e}") from e
-    missing = [c for c in ("text", "split", *LABELS) if c not in df.columns]
-    if missing:
-        raise InputError(f"prepared dataset {dataset_path} lacks columns {missing}")
-    return df[df["split"] == split].reset_index(drop=True)
 
 
 def data_revision(dataset_path: Path) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from serve.review.db import session_factory
+from serve.review.db import session_scope
 from serve.review.models import User
 from serve.review.security import csrf_matches
 from serve.review.settings import ReviewSettings
@@ -32,15 +32,8 @@ Settings = Annotated[ReviewSettings, Depends(get_settings)]
 
 def get_db(settings: Settings) -> Iterator[Session]:
     """Yield a session for one request; committed when the route returns without error."""
-    session = session_factory(settings.db)()
-    try:
+    with session_scope(settings.db) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 Db = Annotated[Session, Depends(get_db)]
