@@ -25,9 +25,10 @@ demo: install
 	  rc=$$?; test $$rc -le 1
 	$(MG) results $(DEMO_OUT)
 
-# The test suite (what CI runs): lint, then pytest. Slow tests are opt-in with `--slow`.
+# The test suite (what CI runs): lint, type-check, then pytest. Slow tests are opt-in with `--slow`.
 test: install
 	$(BIN)/ruff check mailguard models pipelines serve tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 typecheck: install

@@ -114,7 +114,7 @@ class LinearClassifier(Classifier):
     @classmethod
     def _load_payload(cls, path: Path, meta: dict[str, Any]) -> LinearClassifier:
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in meta.get("params", {}).items()}
-        clf = cls(**params)
+        clf = cls(**params)  # type: ignore[arg-type]
         try:
             state = joblib.load(path / PAYLOAD_FILE)
         except (OSError, EOFError, ValueError) as e:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
+from mlflow.pyfunc import PythonModel
 import numpy as np
 import pandas as pd
 
@@ -14,7 +14,7 @@ from mailguard.taxonomy import LABELS, SCORE_COLUMNS
 ARTIFACT_KEY = "mailguard_model"
 
 
-class MailguardPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class MailguardPyfunc(PythonModel):  # type: ignore[misc]
     """Serve a saved mailguard model through ``mlflow.pyfunc.load_model(...).predict(df)``."""
 
     def load_context(self, context: Any) -> None:

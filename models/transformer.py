@@ -155,6 +155,8 @@ class TransformerClassifier(Classifier):
     """
 
     family = "transformer"
+    _session: Forward | None
+    model_: Any  # the torch module (encoder + head), or None when scoring with ONNX Runtime
 
     def __init__(
         self,
@@ -373,7 +375,7 @@ class TransformerClassifier(Classifier):
     def _save_payload(self, path: Path) -> dict[str, Any]:
         from safetensors.torch import save_file
 
-        model = self.torch_model()
+        model: Any = self.torch_model()
         model.encoder.save_pretrained(path / ENCODER_DIR)
         save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, str(path / HEAD_FILE))
         self.tokenizer_.save(str(path / TOKENIZER_FILE))
@@ -427,7 +429,7 @@ def _load_torch_model(path: Path, device: str) -> torch.nn.Module:
         head = load_file(str(path / HEAD_FILE))
     except (OSError, ValueError) as e:
         raise ModelFormatError(f"cannot read transformer weights in {path}: {e}") from e
-    model = _pooled_classifier(encoder, len(LABELS))
+    model: Any = _pooled_classifier(encoder, len(LABELS))
     try:
         model.head.load_state_dict(head)
     except RuntimeError as e:
