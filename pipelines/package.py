@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mailguard.errors import ModelFormatError
 from mailguard.taxonomy import LABELS
 from models.saved import load_classifier
 from pipelines.dataset import load_split
@@ -28,7 +29,7 @@ def package_onnx(model_dir: Path, dataset_path: Path, out_dir: Path, *, max_int8
 
     clf = load_classifier(model_dir)
     if clf.family != "transformer":
-        raise ValueError(f"only transformer models are exported to ONNX, {model_dir} is {clf.family!r}")
+        raise ModelFormatError(f"only transformer models are exported to ONNX, {model_dir} is {clf.family!r}")
     test = load_split(dataset_path, "test")
     with tempfile.TemporaryDirectory() as work:
         report = compare_runtimes(clf, test["text"].tolist(), test[list(LABELS)].to_numpy(), work_dir=work,

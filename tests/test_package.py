@@ -1,0 +1,72 @@
+"""Packaging for CPU scoring: the ONNX runtime is chosen by measured agreement; the cascade keeps recall."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mailguard.cli import app
+from mailguard.taxonomy import LABELS
+from models import load_classifier
+from models.linear import LinearClassifier
+from models.transformer import TransformerClassifier
+from pipelines.package import REPORT_FILE, package_cascade, package_onnx
+
+_spec = importlib.util.spec_from_file_location("tiny_base", Path(__file__).parent / "fixtures/transformer/tiny_base.py")
+tiny = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+_spec.loader.exec_module(tiny)  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny transformer and linear model trained on the 8 tiny texts, plus a dataset whose splits are those texts."""
+    root = tmp_path_factory.mktemp("package")
+    Y = tiny.labels()
+    transformer = TransformerClassifier(base_model=str(tiny.build_tiny_base(root / "base")), epochs=25,
+                                        learning_rate=1e-2, batch_size=4, patience=100, num_threads=1)
+    transformer.fit(tiny.TEXTS, Y, X_val=tiny.TEXTS, Y_val=Y).save(root / "transformer")
+    LinearClassifier(min_df=1, C=20.0).fit(tiny.TEXTS, Y).save(root / "linear")
+    frames = []
+    for split in ("train", "validation", "test"):
+        df = pd.DataFrame(Y, columns=list(LABELS))
+        df.insert(0, "text", tiny.TEXTS)
+        df["split"] = split
+        frames.append(df)
+    pd.concat(frames).to_parquet(root / "dataset.parquet")
+    return {"root": root, "transformer": root / "transformer", "linear": root / "linear",
+            "dataset": root / "dataset.parquet"}
+
+
+def test_onnx_package_reports_agreement_and_scores_with_the_chosen_runtime(models: dict[str, Path]) -> None:
+    out = models["root"] / "onnx"
+    report = package_onnx(models["transformer"], models["dataset"], out)
+    assert report["max_abs_diff"]["onnx"] < 1e-4
+    assert report["chosen_runtime"] == ("onnx-int8" if report["int8_ok"] else "onnx")
+    saved = json.loads((out / REPORT_FILE).read_text())
+    assert saved["onnx"]["chosen_runtime"] == report["chosen_runtime"]
+    packaged = load_classifier(out)
+    assert packaged.runtime_ == report["chosen_runtime"]
+    original = load_classifier(models["transformer"])
+    diff = abs(packaged.predict_proba(tiny.TEXTS) - original.predict_proba(tiny.TEXTS)).max()
+    assert diff <= report["max_abs_diff"][report["chosen_runtime"]] + 1e-6
+
+
+def test_cascade_package_keeps_recall_and_loads_as_one_model(models: dict[str, Path]) -> None:
+    out = models["root"] / "cascade"
+    report = package_cascade(models["linear"], models["transformer"], models["dataset"], out, target_recall=1.0)
+    assert report["recall_loss"] <= 0.0 + 1e-9
+    cascade = load_classifier(out)
+    assert cascade.family == "cascade"
+    assert cascade.predict_proba(tiny.TEXTS).shape == (len(tiny.TEXTS), len(LABELS))
+
+
+def test_onnx_packaging_of_a_linear_model_is_one_readable_error(models: dict[str, Path]) -> None:
+    result = CliRunner().invoke(app, ["package", "onnx", str(models["linear"]), "--out",
+                                      str(models["root"] / "x"), "--data", str(models["dataset"])])
+    assert result.exit_code == 2
+    assert "only transformer models are exported to ONNX" in result.output and "Traceback" not in result.output
