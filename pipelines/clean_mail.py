@@ -30,8 +30,11 @@ from mailguard.text import normalise_for_matching
 
 CLEAN_MAIL_ROOT: Final[Path] = Path(__file__).resolve().parents[1] / "data" / "clean_mail"
 SPLITS: Final[tuple[str, ...]] = ("train", "eval")
-#: Messages rendered per template; train has more templates, eval fewer (held-out senders and kinds).
-MESSAGES_PER_TEMPLATE: Final[dict[str, int]] = {"train": 12, "eval": 10}
+#: Each template renders one message per entry of its ``vary`` list; fewer than this many entries is an
+#: error, because renders that differ only in names would make the eval FPR coarser than it looks.
+MIN_VARIANTS: Final[int] = 4
+#: Draws of the shared fillers tried per variant before a variant whose text repeats is given up.
+_TRIES_PER_VARIANT: Final[int] = 4
 STAFF_DOMAIN: Final[str] = "riverton.gov"
 
 _SLOT = re.compile(r"\{(\w+)\}")
@@ -75,8 +78,10 @@ def load_clean_mail_messages(split: str = "train", root: Path = CLEAN_MAIL_ROOT)
 def write_clean_mail(root: Path = CLEAN_MAIL_ROOT, seed: int = 13) -> dict[str, int]:
     """Return the number of .eml files written per split after re-rendering ``root/templates.yaml``.
 
-    Existing ``.eml`` files in ``train/`` and ``eval/`` are replaced. A rendering whose normalised
-    text repeats one already written (in either split) is skipped, so the splits never share a text.
+    Existing ``.eml`` files in ``train/`` and ``eval/`` are replaced. Each template renders one message
+    per entry of its ``vary`` list (body-level slot values: products, headlines, questions, answers).
+    A rendering whose normalised text repeats one already written (in either split) is drawn again,
+    so no two messages, within or across splits, share a text.
     """
     spec = _load_templates(root / "templates.yaml")
     rng = random.Random(seed)
@@ -89,17 +94,19 @@ def write_clean_mail(root: Path = CLEAN_MAIL_ROOT, seed: int = 13) -> dict[str, 
             old.unlink()
     for tmpl in spec["templates"]:
         split = tmpl["split"]
+        fillers = {**spec["fillers"], **spec.get("split_fillers", {}).get(split, {})}
         written = 0
-        for attempt in range(MESSAGES_PER_TEMPLATE[split] * 4):
-            msg = render_message(tmpl, spec["fillers"], rng, attempt)
-            key = normalise_for_matching(f"{msg['Subject']}\n{_plain_body(msg)}")
-            if key in seen:
+        for index in range(len(tmpl["vary"])):
+            for _ in range(_TRIES_PER_VARIANT):
+                msg = render_message(tmpl, fillers, rng, index)
+                key = normalise_for_matching(f"{msg['Subject']}\n{_plain_body(msg)}")
+                if key not in seen:
+                    break
+            else:
                 continue
             seen.add(key)
             written += 1
             (root / split / f"{tmpl['id']}-{written:03d}.eml").write_bytes(bytes(msg))
-            if written == MESSAGES_PER_TEMPLATE[split]:
-                break
         counts[split] += written
     return counts
 
@@ -107,11 +114,16 @@ def write_clean_mail(root: Path = CLEAN_MAIL_ROOT, seed: int = 13) -> dict[str, 
 def render_message(
     tmpl: Mapping[str, Any], fillers: Mapping[str, list[str]], rng: random.Random, index: int
 ) -> EmailMessage:
-    """Return one RFC 822 message rendered from ``tmpl`` with slot values drawn from ``fillers``."""
-    ctx = _context(fillers, rng)
+    """Return one RFC 822 message rendered from ``tmpl``: variant ``index`` of its ``vary`` list, with
+    names, places and dates drawn from ``fillers``."""
+    when = _BASE_DATE + timedelta(days=rng.randrange(330), minutes=rng.randrange(600))
+    ctx = _context(fillers, rng, when)
 
     def fill(text: str) -> str:
         return _SLOT.sub(lambda m: ctx[m.group(1)], text)
+
+    # Variant values may use the shared slots ({city}, {first}, ...), so they are filled first.
+    ctx.update({k: fill(str(v)) for k, v in tmpl["vary"][index % len(tmpl["vary"])].items()})
 
     kind = tmpl["kind"]
     sender = fill(tmpl["from"])
@@ -120,26 +132,37 @@ def render_message(
     msg["From"] = sender
     msg["To"] = _recipient(tmpl, kind, ctx)
     msg["Subject"] = fill(tmpl["subject"])
-    when = _BASE_DATE + timedelta(days=rng.randrange(330), minutes=rng.randrange(600))
     msg["Date"] = format_datetime(when)
     digest = hashlib.sha1(f"{tmpl['id']}|{index}|{ctx['n']}|{when}".encode()).hexdigest()
     msg["Message-ID"] = f"<{digest[:24]}@{domain}>"
-    if str(msg["Subject"]).lower().startswith(("re:", "re :")):
+    if str(msg["Subject"]).lower().startswith(("re:", "re :", "aw:")):
         msg["In-Reply-To"] = f"<{digest[24:]}@{domain}>"
+        msg["References"] = f"<{digest[24:]}@{domain}>"
     msg["MIME-Version"] = "1.0"
     for name, value in _context_headers(tmpl, kind, domain, digest).items():
         msg[name] = fill(value)
     body = fill(tmpl["body"]).rstrip() + "\n"
     # 8bit keeps the committed files readable; every line is far below the 998-octet limit.
     msg.set_content(body, cte="8bit")
-    if kind == "newsletter" or (kind == "announce" and index % 2 == 0):
+    if tmpl.get("html", kind == "newsletter" or (kind == "announce" and index % 2 == 0)):
         msg.add_alternative(_to_html(str(msg["Subject"]), body), subtype="html", cte="8bit")
         msg.set_boundary(f"=_mg_{digest[:20]}")  # a fixed boundary keeps re-rendering byte-identical
     return msg
 
 
-def _context(fillers: Mapping[str, list[str]], rng: random.Random) -> dict[str, str]:
+def _context(fillers: Mapping[str, list[str]], rng: random.Random, when: datetime) -> dict[str, str]:
     ctx = {k: str(rng.choice(v)) for k, v in fillers.items()}
+    # Dates in the body follow the Date header, so a "next Tuesday" never lies in the past.
+    soon = when + timedelta(days=rng.randrange(3, 12))
+    later = soon + timedelta(days=rng.randrange(7, 30))
+    ctx.update(
+        date=f"{soon:%A}, {soon:%B} {soon.day}",
+        date_short=f"{soon:%b} {soon.day}",
+        deadline=f"{later:%B} {later.day}",
+        sent=f"{when - timedelta(days=rng.randrange(1, 4)):%a %m/%d/%Y} {rng.randrange(7, 12)}:{rng.randrange(10, 60)} AM",
+        year=str(when.year),
+        ticket_no=f"{rng.choice(('INC', 'INC', 'REQ', 'RITM'))}00{rng.randrange(40000, 59999)}",
+    )
     other = rng.choice([f for f in fillers["first"] if f != ctx["first"]])
     ctx.update(
         first_lower=ctx["first"].lower(),
@@ -222,4 +245,9 @@ def _load_templates(path: Path) -> dict[str, Any]:
     for t in spec["templates"]:
         if t.get("split") not in SPLITS:
             raise InputError(f"{path}: template {t.get('id')!r} needs split: train or eval")
+        vary = t.get("vary")
+        if not isinstance(vary, list) or len(vary) < MIN_VARIANTS or not all(isinstance(v, dict) for v in vary):
+            raise InputError(
+                f"{path}: template {t.get('id')!r} needs a 'vary' list of at least {MIN_VARIANTS} mappings"
+            )
     return spec
