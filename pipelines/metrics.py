@@ -173,6 +173,10 @@ def threshold_sweep(y: np.ndarray, proba: np.ndarray, grid: np.ndarray | None = 
     return pd.DataFrame(rows)
 
 
+#: Threshold of a label the model cannot score (probabilities never exceed 1).
+NEVER_FIRES = float(np.nextafter(1.0, 2.0))
+
+
 def choose_thresholds(
     proba_val: np.ndarray,
     Y_val: np.ndarray,
@@ -190,6 +194,8 @@ def choose_thresholds(
       when no threshold reaches the target, falls back to the ``best_f1`` threshold.
 
     A label with no positive example in validation gets :data:`DEFAULT_THRESHOLD` (0.5).
+    Thresholds that would flag every validation message are never chosen; a label whose
+    scores are constant (no training positives) gets a threshold above 1 and never fires.
     """
     Y_val, proba_val = _check_shapes(Y_val, proba_val)
     if rule not in ("best_f1", "precision_target"):
@@ -201,6 +207,12 @@ def choose_thresholds(
             continue
         precision, recall, thr = precision_recall_curve(y, proba_val[:, j])
         precision, recall = precision[:-1], recall[:-1]  # drop the threshold-less end point
+        # A threshold at or below the lowest score flags every message: never a useful choice.
+        useful = thr > proba_val[:, j].min()
+        if not useful.any():  # constant scores: the model learned nothing for this label, so it never fires
+            out[j] = NEVER_FIRES
+            continue
+        precision, recall, thr = precision[useful], recall[useful], thr[useful]
         with np.errstate(invalid="ignore", divide="ignore"):
             f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
         best_f1 = float(thr[np.flatnonzero(f1 == f1.max())[-1]])

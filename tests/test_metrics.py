@@ -102,8 +102,23 @@ def test_precision_target_picks_lowest_threshold_reaching_it() -> None:
 
 
 def test_unreachable_precision_target_falls_back_to_best_f1() -> None:
-    Y, P = one_label(np.array([1, 0]), np.array([0.3, 0.9]))  # the top score is a negative
+    Y, P = one_label(np.array([1, 0, 0]), np.array([0.3, 0.9, 0.1]))  # the top score is a negative
     assert choose_thresholds(P, Y, rule="precision_target", precision_target=0.8)[0] == pytest.approx(0.3)
+
+
+def test_a_threshold_that_flags_every_message_is_never_chosen() -> None:
+    # Flagging all four gives F1 0.667, the best on paper, but a label that fires on all mail is useless.
+    Y, P = one_label(np.array([1, 0, 0, 1]), np.array([0.2, 0.3, 0.4, 0.25]))
+    threshold = choose_thresholds(P, Y, rule="best_f1")[0]
+    assert threshold > P[:, 0].min()
+    assert (P[:, 0] >= threshold).sum() < 4
+
+
+def test_a_label_with_constant_scores_never_fires() -> None:
+    # A label without training positives scores a constant prior; it must not flag everything.
+    Y, P = one_label(np.array([1, 0, 0, 1]), np.zeros(4))
+    threshold = choose_thresholds(P, Y, rule="best_f1")[0]
+    assert threshold > 1.0
 
 
 def test_unknown_threshold_rule_is_refused() -> None:
