@@ -54,3 +54,41 @@ def split_windows(text: str, max_chars: int = 600, overlap_sentences: int = 1) -
             break
         start = max(end - overlap_sentences, start + 1)
     return windows
+
+
+# Characters commonly swapped for letters to dodge filters ("r3t@rd", "$lut").
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "|": "l"})
+_TOKEN = re.compile(r"\S+")
+_EDGE_PUNCT = ".,;:!?\"'()[]{}<>"
+_ADDRESS = re.compile(r"@[\w-]+\.[a-z]{2,}|://|^www\.", re.IGNORECASE)
+_ORDINAL_OR_UNIT = re.compile(r"^\d+(st|nd|rd|th|am|pm|s|k|m|x|h|gb|mb|kb)?$", re.IGNORECASE)
+# Three or more single letters joined by one separator each ("s l u r", "f.a.g", "b-i-t-c-h").
+_SPACED = re.compile(r"(?<![\w])(?:[A-Za-z][ .*_-]){2,}[A-Za-z](?![\w])")
+
+
+def _unleet(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if _ADDRESS.search(token):  # e-mail addresses and links are not words
+        return token
+    word = token.strip(_EDGE_PUNCT)
+    letters = sum(ch.isalpha() for ch in word)
+    if letters < 2 or len(word) < 4 or word.isalpha() or _ORDINAL_OR_UNIT.match(word):
+        return token
+    plain = word.translate(_LEET)
+    return token.replace(word, plain, 1) if plain.isalpha() else token
+
+
+def _unspace(match: re.Match[str]) -> str:
+    letters = match.group(0)[::2]
+    return letters + " " * (len(match.group(0)) - len(letters))
+
+
+def deobfuscate(text: str) -> str:
+    """Return ``text`` with leetspeak words and spaced-out letters undone, at the same length.
+
+    Only words mixing at least two letters with look-alike digits or symbols are changed
+    ("r3t@rd" -> "retard", but not "10am", "Q3", "mp3"); runs of three or more single letters
+    are joined ("s l u r" -> "slur" plus padding). The length never changes, so character
+    offsets found in the result point at the same place in the original (evidence spans).
+    """
+    return _SPACED.sub(_unspace, _TOKEN.sub(_unleet, text))

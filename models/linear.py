@@ -14,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 
 from mailguard.errors import ModelFormatError
 from mailguard.taxonomy import LABELS
+from mailguard.text import deobfuscate
 from models.base import Classifier
 
 PAYLOAD_FILE = "linear.joblib"
@@ -51,6 +52,7 @@ class LinearClassifier(Classifier):
         self.random_state = random_state
 
     def _features(self, X: Sequence[str]) -> sparse.csr_matrix:
+        X = [deobfuscate(x) for x in X]
         return sparse.hstack([self.word_vectorizer_.transform(X), self.char_vectorizer_.transform(X)]).tocsr()
 
     def fit(
@@ -75,8 +77,9 @@ class LinearClassifier(Classifier):
             analyzer="char_wb", ngram_range=tuple(self.char_ngrams), min_df=min_df,
             max_features=self.max_features, sublinear_tf=True, lowercase=True,
         )
-        self.word_vectorizer_.fit(X)
-        self.char_vectorizer_.fit(X)
+        plain = [deobfuscate(x) for x in X]  # leetspeak and spaced letters read as the words they hide
+        self.word_vectorizer_.fit(plain)
+        self.char_vectorizer_.fit(plain)
         features = self._features(X)
         self.estimators_: list[LogisticRegression | float] = []
         for j in range(len(LABELS)):

@@ -19,6 +19,7 @@ from tokenizers import Tokenizer
 
 from mailguard.errors import ModelFormatError, ModelNotFoundError
 from mailguard.taxonomy import LABELS
+from mailguard.text import deobfuscate
 from models.base import Classifier, ScoredTexts
 from models.windows import (
     Forward,
@@ -297,7 +298,7 @@ class TransformerClassifier(Classifier):
         size, ids = self.max_length - 2, self.special_ids_
         return [
             np.array([ids.cls, *enc.ids[:size], ids.sep], dtype=np.int64)
-            for enc in self.tokenizer_.encode_batch(texts, add_special_tokens=False)
+            for enc in self.tokenizer_.encode_batch([deobfuscate(t) for t in texts], add_special_tokens=False)
         ]
 
     def _set_threads(self) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from tokenizers import Tokenizer
 
+from mailguard.text import deobfuscate
 from models.base import ScoredTexts, aggregate_windows
 
 #: ``forward(input_ids, attention_mask) -> probabilities (batch, labels)``; both inputs int64 (batch, seq).
@@ -72,7 +73,8 @@ def make_windows(
     size = max_length - 2  # room for [CLS] and [SEP]
     if size < 1 or stride < 1:
         raise ValueError(f"max_length must be >= 3 and window_stride >= 1, got {max_length}, {stride}")
-    encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+    # Undo leetspeak and spaced letters before tokenising; same length, so offsets index the original text.
+    encodings = tokenizer.encode_batch([deobfuscate(t) for t in texts], add_special_tokens=False)
     out_ids: list[np.ndarray] = []
     owner: list[int] = []
     spans: list[tuple[int, int]] = []
