@@ -151,7 +151,8 @@ def train(
             **fit_kwargs,
         )
         y_val = val_df[list(LABELS)].to_numpy()
-        val_proba = clf.predict_proba(val_df["text"].tolist())
+        # Thresholds are chosen on the same max-over-windows scores that evaluation and nightly scoring use.
+        val_proba = clf.score_texts(val_df["text"].tolist()).proba
         clf.set_thresholds(
             choose_thresholds(
                 val_proba,
