@@ -111,8 +111,22 @@ def bench_memory(work: Path, model: str, size_mb: float, all_workers: int) -> di
     return row
 
 
+def planted_recall(results: Path) -> dict[str, Any]:
+    """Return how many planted staff violations (make_mailbox.VIOLATIONS) were flagged and queued."""
+    import pandas as pd
+
+    df = pd.read_parquet(results, columns=["body", "labels", "queue", "direction"])
+    planted = df[df["direction"].eq("internal") & df["body"].fillna("").map(
+        lambda b: any(v in b for v in make_mailbox.VIOLATIONS))]
+    flagged = planted["labels"].fillna("") != ""
+    return {"staff_violations_planted": len(planted), "staff_violations_flagged": int(flagged.sum()),
+            "staff_violations_queued": int(planted["queue"].sum()),
+            "staff_violation_recall": round(float(flagged.mean()), 4) if len(planted) else None}
+
+
 def bench_issue8(work: Path, model: str, count: int, all_workers: int) -> dict[str, Any]:
     """Return the share of a mixed mailbox (staff + inbound bulk) that is flagged and that reaches the queue."""
+    work.mkdir(parents=True, exist_ok=True)
     mbox = work / f"mixed-{count}.mbox"
     if not mbox.exists():
         make_mailbox.write_mbox(mbox, make_mailbox.messages("mixed", seed=8, count=count))
@@ -131,6 +145,7 @@ def bench_issue8(work: Path, model: str, count: int, all_workers: int) -> dict[s
         "queue_share_if_bulk_queued": round(before["totals"]["queued"] / rows, 4),
         "queue_share_default_rules": round(default["totals"]["queued"] / rows, 4),
         "by_direction": default["by_direction"],
+        **planted_recall(work / "out-mixed" / "results.parquet"),
     }
     print(f"  issue 8: queue share {result['queue_share_if_bulk_queued']:.2%} if bulk is queued, "
           f"{result['queue_share_default_rules']:.2%} with the default rules")
@@ -162,7 +177,8 @@ def main() -> None:
     if "memory" in only:
         results.append(bench_memory(work, linear, args.large_mb, args.workers))
     if "issue8" in only:
-        extra["issue8"] = bench_issue8(work, linear, args.mixed, args.workers)
+        extra["issue8"] = {name: bench_issue8(work / name, path, args.mixed, args.workers)
+                           for name, path in models.items()}
 
     header = ["case", "model", "workers", "messages", "mailbox_mb", "wall_s", "end_to_end_msg_per_s",
               "scoring_msg_per_s", "peak_rss_mb"]
