@@ -94,7 +94,7 @@ def within_budget(df: pd.DataFrame, max_rows: int, keep_sources: list[str], seed
     kept = df[df["source"].isin(keep_sources)] if "source" in df.columns else df.iloc[:0]
     others = df.drop(index=kept.index)
     room = max(max_rows - len(kept), 0)
-    picked = stratified_subsample(others[list(LABELS)].to_numpy(), room, seed) if room else []
+    picked = stratified_subsample(others[list(LABELS)].to_numpy(), room, seed) if room else np.arange(0)
     return pd.concat([kept, others.iloc[picked]]).sort_index().reset_index(drop=True)
 
 
