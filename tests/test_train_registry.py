@@ -87,3 +87,15 @@ def test_train_cli_skips_when_a_champion_exists(tmp_path: Path, mlflow_store: st
     result = CliRunner().invoke(app, ["train", "--if-no-champion", "--params", str(REPO / "params.yaml"),
                                       "--data", str(dataset)])
     assert result.exit_code == 0 and "champion already registered" in result.output
+
+
+def test_transformer_budget_keeps_authored_rows_whole_and_fills_the_rest() -> None:
+    from pipelines.train import within_budget
+
+    rows = [{"text": f"t{i}", "source": "authored" if i < 30 else "olid", **{lb: int(i % 7 == 0) for lb in LABELS}}
+            for i in range(200)]
+    df = pd.DataFrame(rows)
+    picked = within_budget(df, 80, ["authored"], seed=13)
+    assert len(picked) == 80
+    assert (picked["source"] == "authored").sum() == 30  # every authored row is kept
+    assert within_budget(df, 500, ["authored"], seed=13) is df  # under budget: untouched
