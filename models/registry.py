@@ -136,20 +136,52 @@ def resolve_model(spec: str) -> ResolvedModel:
     return _resolve_registered(name, ref)
 
 
+def _model_version(name: str, ref: str) -> Any:
+    """Return the registry entry for version number or alias ``ref`` of model ``name``."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = _client()
+    try:
+        return client.get_model_version(name, ref) if ref.isdigit() else client.get_model_version_by_alias(name, ref)
+    except MlflowException as e:
+        raise ModelNotFoundError(
+            f"no model '{name}' {'version' if ref.isdigit() else 'alias'} '{ref}' in the registry at "
+            f"{mlflow.get_tracking_uri()} (train one with `mailguard train`, or pass a model folder)"
+        ) from e
+
+
+def registered_version(spec: str) -> tuple[str, str]:
+    """Return ``(version, run_id)`` of the registered model named by a version, alias or MLflow run id.
+
+    Accepts ``3``, ``models:/mailguard/3``, ``challenger``, ``mailguard@challenger``,
+    ``runs:/<run id>`` or a bare 32-hex run id (the newest version that run logged).
+    """
+    run_id = spec.removeprefix("runs:/").split("/")[0] if spec.startswith("runs:/") else ""
+    if not run_id and re.fullmatch(r"[0-9a-f]{32}", spec):
+        run_id = spec
+    if run_id:
+        found = _client().search_model_versions(f"name='{MODEL_NAME}' and run_id='{run_id}'")
+        if not found:
+            raise ModelNotFoundError(f"run {run_id} has no registered '{MODEL_NAME}' model version")
+        mv = max(found, key=lambda v: int(v.version))
+    else:
+        match = _SPEC.match(spec)
+        if not match:
+            raise ModelNotFoundError(
+                f"cannot understand model {spec!r}: give a version (3, models:/mailguard/3), an alias or a run id"
+            )
+        mv = _model_version(match["name"] or MODEL_NAME, match["ref"])
+    return str(mv.version), str(mv.run_id or "")
+
+
 def _resolve_registered(name: str, ref: str) -> ResolvedModel:
     import mlflow
     from mlflow.exceptions import MlflowException
 
     from models.saved import load_classifier
 
-    client = _client()
-    try:
-        mv = client.get_model_version(name, ref) if ref.isdigit() else client.get_model_version_by_alias(name, ref)
-    except MlflowException as e:
-        raise ModelNotFoundError(
-            f"no model '{name}' {'version' if ref.isdigit() else 'alias'} '{ref}' in the registry at "
-            f"{mlflow.get_tracking_uri()} (train one with `mailguard train`, or pass a model folder)"
-        ) from e
+    mv = _model_version(name, ref)
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}"))
     except (MlflowException, OSError) as e:
@@ -166,12 +198,6 @@ def _saved_model_folder(pyfunc_dir: Path) -> Path:
     if not found:
         raise ModelNotFoundError(f"registered model files at {pyfunc_dir} hold no {META_FILE}")
     return found[0]
-
-
-def version_for_run(run_id: str) -> str | None:
-    """Return the registered version logged by ``run_id``, or ``None``."""
-    versions = _client().search_model_versions(f"name='{MODEL_NAME}' and run_id='{run_id}'")
-    return str(max(int(v.version) for v in versions)) if versions else None
 
 
 def tag_version(version: str, tags: dict[str, str]) -> None:

@@ -20,16 +20,15 @@ import getpass
 import json
 import logging
 import math
-import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from mailguard.errors import ConfigError, ModelNotFoundError
+from mailguard.errors import ConfigError
 from mailguard.taxonomy import LABELS
-from models.registry import MODEL_NAME
+from models.registry import MODEL_NAME, registered_version, tag_version
 
 log = logging.getLogger(__name__)
 
@@ -150,62 +149,6 @@ def comparison_table(gates: list[GateResult], champion_version: str | None, chal
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
-# -- registry access ---------------------------------------------------------------------------
-# models.registry has no "version of a run" lookup nor version tagging without moving an alias,
-# so these two use MlflowClient directly (configured by the registry).
-
-
-def _mlflow_client() -> Any:
-    from mlflow import MlflowClient
-
-    from models.registry import configure_mlflow
-
-    configure_mlflow()
-    return MlflowClient()
-
-_VERSION = re.compile(r"^(?:models:/)?(?:mailguard[/@])?(?P<ref>[\w.-]+)$")
-
-
-def registry_version(spec: str) -> tuple[str, str]:
-    """Return ``(version, run_id)`` of the registered model named by a version, alias or run id.
-
-    Accepts ``3``, ``models:/mailguard/3``, ``challenger``, ``mailguard@challenger``,
-    ``runs:/<run id>`` or a bare run id. Promotion moves an alias, so folders are refused.
-    """
-    from mlflow.exceptions import MlflowException
-
-    client = _mlflow_client()
-    run_id = spec.removeprefix("runs:/").split("/")[0] if spec.startswith("runs:/") else ""
-    if not run_id and re.fullmatch(r"[0-9a-f]{32}", spec):
-        run_id = spec
-    try:
-        if run_id:
-            found = client.search_model_versions(f"name='{MODEL_NAME}' and run_id='{run_id}'")
-            if not found:
-                raise ModelNotFoundError(f"run {run_id} has no registered '{MODEL_NAME}' model version")
-            mv = max(found, key=lambda v: int(v.version))
-        else:
-            match = _VERSION.match(spec)
-            if not match:
-                raise ModelNotFoundError(
-                    f"cannot promote {spec!r}: give a registered version (3, models:/mailguard/3), an alias or a run id"
-                )
-            ref = match["ref"]
-            mv = client.get_model_version(MODEL_NAME, ref) if ref.isdigit() else client.get_model_version_by_alias(
-                MODEL_NAME, ref
-            )
-    except MlflowException as e:
-        raise ModelNotFoundError(f"no registered '{MODEL_NAME}' model for {spec!r}: {e.message}") from e
-    return str(mv.version), str(mv.run_id or "")
-
-
-def tag_version(version: str, tags: dict[str, str]) -> None:
-    """Record ``tags`` on a registered model version (used for refusals, which move no alias)."""
-    client = _mlflow_client()
-    for key, value in tags.items():
-        client.set_model_version_tag(MODEL_NAME, version, key, value)
-
-
 def move_champion(version: str, tags: dict[str, str]) -> None:
     """Point the ``champion`` alias at ``version`` and record ``tags`` on it."""
     from models.registry import set_alias
@@ -283,7 +226,7 @@ def promote(
         raise ConfigError("--force needs --reason: say why the gates may be overridden (it is recorded)")
     out_dir, log_path, dataset_path = Path(out_dir), Path(log_path), Path(dataset_path)
     suite = None if suite_root is None else Path(suite_root)
-    version, run_id = registry_version(challenger)
+    version, run_id = registered_version(challenger)
     current = champion_version()
     user, at = getpass.getuser(), datetime.now(UTC).isoformat(timespec="seconds")
     if current == version:
@@ -299,7 +242,7 @@ def promote(
     challenger_metrics: dict[str, Any] | None = None
     action: Action = "first_champion"
     if current is not None:
-        champion_metrics = measure(current, registry_version(current)[1])
+        champion_metrics = measure(current, registered_version(current)[1])
         challenger_metrics = measure(version, run_id)
         gates = check_gates(champion_metrics, challenger_metrics)
         passed = all(g.passed for g in gates)

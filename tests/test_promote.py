@@ -87,7 +87,7 @@ class FakeRegistry:
         self.tags: dict[str, dict[str, str]] = {}
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> FakeRegistry:
-        monkeypatch.setattr(pr, "registry_version", lambda spec: (spec, f"run{spec}"))
+        monkeypatch.setattr(pr, "registered_version", lambda spec: (spec, f"run{spec}"))
         monkeypatch.setattr(pr, "champion_version", lambda: self.champion)
         monkeypatch.setattr(pr, "move_champion", self._move)
         monkeypatch.setattr(pr, "tag_version", lambda v, tags: self.tags.setdefault(v, {}).update(tags))
