@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -21,6 +22,11 @@ T = TypeVar("T")
 
 #: Exit code when the run could not proceed (bad model, unreadable config, missing input).
 EXIT_CANNOT_PROCEED = 2
+
+
+def log_progress() -> None:
+    """Send library progress logs (counts and timings, never message text) to stderr at INFO level."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def run_or_exit(fn: Callable[[], T]) -> T:

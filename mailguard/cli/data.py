@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mailguard.cli.app import app, run_or_exit
+from mailguard.cli.app import app, log_progress, run_or_exit
 from mailguard.config import load_params
 
 if TYPE_CHECKING:
@@ -19,10 +18,6 @@ app.add_typer(data_app, name="data")
 
 #: Exit code when some corpora could not be fetched (the others were).
 EXIT_SOME_FAILED = 1
-
-
-def _log_progress() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
 @data_app.command("prepare")
@@ -43,7 +38,7 @@ def prepare_command(
     """Load, clean, deduplicate and split every enabled source; write the dataset and its card."""
     from pipelines.prepare import prepare
 
-    _log_progress()
+    log_progress()
 
     def run() -> PrepareSummary:
         loaded = load_params(params)
@@ -67,7 +62,7 @@ def fetch_command(
     """Download the public corpora, verify their checksums, and print each one's licence and citation."""
     from pipelines.fetch import fetch
 
-    _log_progress()
+    log_progress()
     results = run_or_exit(lambda: fetch(dest, only or None, mirror))
     for result in results:
         if result.ok:

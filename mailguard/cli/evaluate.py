@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from mailguard.cli.app import app, run_or_exit
+from mailguard.cli.app import app, log_progress, run_or_exit
 from mailguard.config import load_params
 
 #: Exit code when promotion was refused by the gates (distinct from 2: could not run at all).
@@ -41,7 +40,7 @@ def evaluate(
     = None,
 ) -> None:
     """Evaluate a model on the test split, functional suite and clean mail; write reports/ and the model card."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_progress()
 
     def _run() -> None:
         from pipelines.evaluate import evaluate as run_evaluation
@@ -76,7 +75,7 @@ def promote(
     card: Annotated[Path | None, typer.Option(help="Write the new champion's model card here.")] = None,
 ) -> None:
     """Make CHALLENGER the champion if it is no worse on any gate than the current champion."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_progress()
 
     def _run() -> int:
         from pipelines.promote import comparison_table

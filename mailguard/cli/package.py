@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mailguard.cli.app import app, run_or_exit
+from mailguard.cli.app import app, log_progress, run_or_exit
 
 package_app = typer.Typer(help="Package trained models for fast CPU scoring (ONNX Runtime, cascade).",
                           no_args_is_help=True)
@@ -46,7 +45,7 @@ def onnx_command(
     register: RegisterOpt = False,
 ) -> None:
     """Export to ONNX (fp32 + int8), compare with torch on the test split, keep the best runtime."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_progress()
 
     def _run() -> None:
         from pipelines.package import package_onnx
@@ -69,7 +68,7 @@ def cascade_command(
     register: RegisterOpt = False,
 ) -> None:
     """Build a cascade: only messages the cheap model cannot clear are scored by the transformer."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_progress()
 
     def _run() -> None:
         from pipelines.package import package_cascade

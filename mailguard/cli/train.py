@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 
-from mailguard.cli.app import app, run_or_exit
+from mailguard.cli.app import app, log_progress, run_or_exit
 from mailguard.config import load_params
 from mailguard.errors import ConfigError
 
@@ -43,7 +42,7 @@ def train(
     ] = False,
 ) -> None:
     """Train a classifier, choose per-label thresholds on validation, and register it in MLflow."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_progress()
 
     def _run() -> None:
         from models.registry import get_alias_version
