@@ -31,6 +31,12 @@ POSITIVES_PER_LABEL: Final[int] = 380
 OBFUSCATED_PER_TEMPLATE: Final[int] = 3
 #: Hard negatives generated per positive row, so clean mail is never the minority.
 NEGATIVE_RATIO: Final[float] = 1.15
+#: Frame families of ``stance.yaml`` and, per claim polarity, whether the family's texts carry the label.
+STANCE_CARRIES_LABEL: Final[dict[str, dict[str, bool]]] = {
+    "affirm": {"negative": True, "positive": False},
+    "reject": {"negative": False, "positive": True},
+    "condemn": {"negative": False},
+}
 #: Share of non-thread messages still wrapped in a reply thread, and of messages with a subject line.
 THREAD_RATE: Final[float] = 0.15
 SUBJECT_RATE: Final[float] = 0.35
@@ -102,6 +108,10 @@ def generate_authored(seed: int = 13, root: Path = AUTHORED_ROOT) -> pd.DataFram
             body, _filled = fill_template(tmpl, common, rng)
             add(frame_message(body, common, rng, thread=False), tmpl)
 
+    for tmpl in load_stance_templates(root):  # one filled message per claim x frame
+        body, _filled = fill_template(tmpl, common, rng)
+        add(frame_message(body, common, rng, thread=False), tmpl)
+
     columns = ["text", *LABELS, "source", "weak", "template_id", "kind"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -129,6 +139,53 @@ def load_templates(root: Path = AUTHORED_ROOT) -> tuple[list[Template], list[Tem
     if not positives or not negatives:
         raise InputError(f"no authored templates found under {root}")
     return positives, negatives
+
+
+def load_stance_templates(root: Path = AUTHORED_ROOT) -> list[Template]:
+    """Return the stance pairs of ``stance.yaml`` (none when the file is absent) as templates.
+
+    Every claim of a label is put into every frame of each family that applies to its polarity; the
+    label rule is ``STANCE_CARRIES_LABEL``. All frames of one claim share the template id
+    ``<label>.stance_neg.<nn>`` / ``<label>.stance_pos.<nn>`` (so a claim stays in one split); the
+    label's slur-condemning frames share ``<label>.stance_term.01``. Slots resolve against common.yaml,
+    the label's ``labels/<label>.yaml`` fillers, ``stance.yaml`` fillers and the label entry's fillers,
+    in that order of precedence (last wins); ``{term}`` takes the values of the entry's ``term_slot``.
+    """
+    path = root / "stance.yaml"
+    if not path.exists():
+        return []
+    spec = _load_yaml(path)
+    frames = spec.get("frames") or {}
+    shared = {str(k).lower(): list(v) for k, v in (spec.get("fillers") or {}).items()}
+    out: list[Template] = []
+    for label, entry in (spec.get("labels") or {}).items():
+        try:
+            label = check_label(str(label))
+            label_fillers = _templates_from(_load_yaml(root / "labels" / f"{label}.yaml"), path, label, (label,))[0].fillers
+            fillers = {**label_fillers, **shared, **{str(k).lower(): list(v) for k, v in (entry.get("fillers") or {}).items()}}
+            fillers["term"] = list(label_fillers[str(entry["term_slot"])])
+        except (KeyError, ValueError, IndexError, TypeError) as e:
+            raise InputError(f"{path}: stance entry {label!r} is incomplete or names an unknown label/slot: {e}") from e
+        for polarity in ("negative", "positive"):
+            for i, claim in enumerate(entry.get(polarity) or (), start=1):
+                tid = f"{label}.stance_{polarity[:3]}.{i:02d}"
+                for family, rule in STANCE_CARRIES_LABEL.items():
+                    if polarity not in rule:
+                        continue
+                    labels = (label,) if rule[polarity] else ()
+                    for frame in frames.get(family) or ():
+                        text = str(frame).replace("{claim}", claim).replace("{Claim}", _capitalise_template(claim))
+                        out.append(Template(tid, text, labels, f"stance_{family}", fillers))
+        for frame in frames.get("term_condemn") or ():
+            out.append(Template(f"{label}.stance_term.01", str(frame), (), "stance_term_condemn", fillers))
+    return out
+
+
+def _capitalise_template(text: str) -> str:
+    """Return ``text`` with its first letter capitalised; a leading ``{slot}`` becomes ``{Slot}``."""
+    if text.startswith("{"):
+        return "{" + text[1:2].upper() + text[2:]
+    return text[:1].upper() + text[1:]
 
 
 def fill_template(tmpl: Template, common: Mapping[str, Any], rng: random.Random) -> tuple[str, dict[str, str]]:
@@ -227,7 +284,7 @@ def obfuscate_word(word: str, method: str, rng: random.Random) -> str:
 def iter_template_strings(root: Path = AUTHORED_ROOT) -> Iterator[str]:
     """Yield every raw template string of the authored corpus (positives and hard negatives)."""
     positives, negatives = load_templates(root)
-    for tmpl in (*positives, *negatives):
+    for tmpl in (*positives, *negatives, *load_stance_templates(root)):
         yield tmpl.text
 
 
@@ -236,6 +293,10 @@ def iter_filler_values(root: Path = AUTHORED_ROOT) -> Iterator[str]:
     common = _load_yaml(root / "common.yaml")
     specs = [_load_yaml(p) for p in sorted((root / "labels").glob("*.yaml"))]
     specs.append(_load_yaml(root / "hard_negatives.yaml"))
+    if (root / "stance.yaml").exists():
+        stance = _load_yaml(root / "stance.yaml")
+        specs.append(stance)
+        specs.extend(entry for entry in (stance.get("labels") or {}).values() if isinstance(entry, dict))
     for values in common.get("fillers", {}).values():
         yield from map(str, values)
     for key in ("greetings", "signoffs", "surnames", "subjects", "quoted"):

@@ -12,7 +12,13 @@ import pytest
 from mailguard.errors import InputError
 from mailguard.taxonomy import LABELS
 from mailguard.text import normalise_for_matching
-from pipelines.authored import generate_authored, load_templates, obfuscate_terms, obfuscate_word
+from pipelines.authored import (
+    generate_authored,
+    load_stance_templates,
+    load_templates,
+    obfuscate_terms,
+    obfuscate_word,
+)
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +131,36 @@ def test_unknown_slot_is_a_readable_input_error(tmp_path: Path) -> None:
     _write_minimal_root(tmp_path, "label: age\ntemplates:\n  explicit: ['{nobody} is old']\n")
     with pytest.raises(InputError, match="nobody"):
         generate_authored(root=tmp_path)
+
+
+def test_stance_pairs_label_the_stance_not_the_words(corpus: pd.DataFrame) -> None:
+    stance = corpus[corpus["template_id"].str.contains(r"\.stance_")]
+    label_of = stance["template_id"].str.split(".").str[0]
+    carries = stance.apply(lambda r: r[r["template_id"].split(".")[0]] == 1, axis=1)
+    # A demeaning claim is a violation when asserted and clean when rejected or condemned, and the
+    # reverse for a respectful claim; slur-condemning messages are clean.
+    neg = stance["template_id"].str.contains("stance_neg")
+    pos = stance["template_id"].str.contains("stance_pos")
+    assert carries[neg].any() and not carries[neg].all()
+    assert carries[pos].any() and not carries[pos].all()
+    assert not carries[stance["template_id"].str.contains("stance_term")].any()
+    # Only the template's own label is ever set, and every identity label has pairs.
+    assert (stance[list(LABELS)].sum(axis=1) <= 1).all()
+    assert set(label_of) == set(LABELS) - {"sexual", "solicitation"}
+    rejected = stance[neg & stance["text"].str.contains("It's simply not true that")]
+    assert len(rejected) > 0 and rejected[list(LABELS)].to_numpy().sum() == 0
+
+
+def test_a_slur_in_a_clean_stance_text_is_only_ever_quoted(corpus: pd.DataFrame) -> None:
+    clean_terms = corpus[corpus["template_id"].str.contains("stance_term")]
+    assert len(clean_terms) >= 8
+    assert clean_terms["text"].str.contains('"', regex=False).all()
+
+
+def test_stance_file_with_an_unknown_slot_is_a_readable_input_error(tmp_path: Path) -> None:
+    _write_minimal_root(tmp_path, "label: age\nfillers: {insult: [geezer]}\ntemplates:\n  explicit: ['old {name}']\n")
+    (tmp_path / "stance.yaml").write_text(
+        "frames: {affirm: ['{claim}.']}\nlabels:\n  age: {term_slot: nothing, negative: ['x']}\n", encoding="utf-8"
+    )
+    with pytest.raises(InputError, match="stance"):
+        load_stance_templates(tmp_path)
