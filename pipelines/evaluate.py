@@ -195,7 +195,8 @@ def evaluate(
                precision, recall, f1, threshold, support, ...}; ece{label}; excluded_from_macro
         suite: accuracy, n, per_functionality{name}{accuracy, n}, per_label_accuracy{label}
         bias:  overall_auc, final_metric, power_mean_*, subgroups{group}{subgroup_auc, bpsn_auc, bnsp_auc, n},
-               skipped{group: reason}, neutral_fpr{group}{fpr, n}
+               skipped{group: reason}, neutral_fpr{group}{fpr, n},
+               stance_test{n_clean, clean_flagged, n_violating, violations_caught}  (held-out stance pairs)
         clean_mail: n, any_label_fpr, per_label_fpr{label}   (only when the eval set is available)
 
     ``suite_root=None`` skips the functional suite. ``params`` is the ``evaluate``
@@ -225,6 +226,7 @@ def evaluate(
     if opts["temperature_scaling"]:
         test_report["ece_temperature_scaled"] = _temperature_scaled_ece(clf, dataset_path, Y, proba, opts)
     bias = fairness.bias_report(Y, proba, test["text"].tolist(), int(opts["min_subgroup_size"]))
+    bias["stance_test"] = fairness.stance_contrast(test, pred)
 
     result: dict[str, Any] = {
         "meta": {

@@ -171,6 +171,33 @@ def neutral_identity_fpr(suite: pd.DataFrame, pred: np.ndarray) -> dict[str, dic
     return out
 
 
+#: Template-id marker of the authored stance pairs (pipelines/authored.py, data/authored/stance.yaml).
+STANCE_MARKER: Final[str] = ".stance_"
+
+
+def stance_contrast(test: pd.DataFrame, pred: np.ndarray) -> dict[str, float | int]:
+    """Return how a model handles held-out stance pairs: clean ones flagged, violating ones caught.
+
+    Stance pairs say the same claim about a group with a different stance (asserted vs rejected,
+    condemned or quoted to report it), so words alone cannot separate them. The test split holds
+    claims never seen in training. ``pred`` is the (n, 10) 0/1 matrix aligned with ``test``. Returns
+    ``{}`` when the split has no stance rows (e.g. a dataset prepared without the authored corpus).
+    """
+    if "template_id" not in test.columns:
+        return {}
+    is_stance = test["template_id"].fillna("").astype(str).str.contains(STANCE_MARKER, regex=False).to_numpy()
+    if not is_stance.any():
+        return {}
+    gold = test[list(LABELS)].to_numpy()[is_stance].max(axis=1) > 0
+    flagged = np.asarray(pred)[is_stance].max(axis=1) > 0
+    return {
+        "n_clean": int((~gold).sum()),
+        "clean_flagged": float(flagged[~gold].mean()) if (~gold).any() else math.nan,
+        "n_violating": int(gold.sum()),
+        "violations_caught": float(flagged[gold].mean()) if gold.any() else math.nan,
+    }
+
+
 def plot_subgroups(table: pd.DataFrame, path: str | Path) -> Path:
     """Draw per-subgroup AUCs and neutral-mention FPR (columns of ``bias_subgroups.csv``) to a PNG; return it."""
     from pipelines.metrics import pyplot

@@ -68,6 +68,13 @@ def known_weaknesses(metrics: dict[str, Any], worst: int = 5) -> list[str]:
         worst_fpr = sorted(neutral, key=lambda kv: -kv[1]["fpr"])[:3]
         listed = ", ".join(f"{g} ({_pct(m['fpr'])} of {m['n']})" for g, m in worst_fpr)
         lines.append(f"Highest false-positive rates on neutral identity mentions: {listed}.")
+    stance = bias.get("stance_test") or {}
+    if stance.get("n_clean"):
+        lines.append(
+            f"Held-out stance pairs (a claim about a group asserted vs rejected or condemned): "
+            f"{_pct(stance.get('clean_flagged'))} of {stance['n_clean']} clean ones flagged, "
+            f"{_pct(stance.get('violations_caught'))} of {stance.get('n_violating', 0)} violating ones caught."
+        )
     if bias.get("skipped"):
         lines.append(f"Too few test texts to measure bias for: {', '.join(sorted(bias['skipped']))}.")
     test = metrics.get("test") or {}

@@ -5,7 +5,9 @@ Gates (all must pass, checked by the pure function :func:`check_gates`):
 1. no label's test PR-AUC drops by more than 0.01;
 2. functional-suite accuracy does not drop;
 3. the identity-term bias final metric does not drop;
-4. no group's neutral-mention false-positive rate rises by more than 2 points.
+4. no group's neutral-mention false-positive rate rises by more than 2 points;
+5. the share of held-out clean stance pairs flagged (counter-speech, rejected stereotypes, praise)
+   rises by no more than 2 points.
 
 Both models are measured on the same data: saved evaluation metrics are reused
 only when their data fingerprint matches the data on disk, otherwise the model is
@@ -112,7 +114,8 @@ def check_gates(
     """Return every gate's result comparing two ``metrics.json`` dicts (see :func:`pipelines.evaluate.evaluate`).
 
     One gate per label (``pr_auc:<label>``), one for suite accuracy, one for the bias
-    final metric and one per identity group (``neutral_fpr:<group>``). A gate the
+    final metric, one per identity group (``neutral_fpr:<group>``) and one for held-out clean stance
+    pairs flagged (``stance_clean_flagged``). A gate the
     champion has no value for passes; one only the challenger lacks fails.
     """
     gates = [
@@ -131,6 +134,9 @@ def check_gates(
               _get(challenger, "bias", "neutral_fpr", g, "fpr"), max_neutral_fpr_rise, higher_is_better=False)
         for g in groups
     )
+    gates.append(_gate("stance_clean_flagged", _get(champion, "bias", "stance_test", "clean_flagged"),
+                       _get(challenger, "bias", "stance_test", "clean_flagged"), max_neutral_fpr_rise,
+                       higher_is_better=False))
     return gates
 
 

@@ -14,6 +14,7 @@ from pipelines.fairness import (
     identity_masks,
     neutral_identity_fpr,
     power_mean,
+    stance_contrast,
     subgroup_auc,
 )
 
@@ -104,3 +105,20 @@ def test_neutral_identity_fpr_counts_flags_on_unlabelled_identity_mentions() -> 
         "disabled": {"n": 1, "fpr": 0.0},
         "muslim": {"n": 2, "fpr": 0.5},
     }
+
+
+def test_stance_contrast_reports_flags_on_clean_pairs_and_catches_on_violating_ones() -> None:
+    rows = [
+        ("religion.stance_neg.01", "religion"),  # asserted demeaning claim: a violation
+        ("religion.stance_neg.01", ""),  # the same claim rejected: clean
+        ("religion.stance_pos.02", ""),  # a respectful claim: clean
+        ("religion.explicit.03", "religion"),  # not a stance pair: ignored
+        ("", ""),  # a public-corpus row: ignored
+    ]
+    test = pd.DataFrame([{"template_id": t, **{lb: int(lb == gold) for lb in LABELS}} for t, gold in rows])
+    pred = np.zeros((5, len(LABELS)), dtype=int)
+    pred[[0, 1, 3], LABELS.index("religion")] = 1
+    assert stance_contrast(test, pred) == {
+        "n_clean": 2, "clean_flagged": 0.5, "n_violating": 1, "violations_caught": 1.0,
+    }
+    assert stance_contrast(test.iloc[3:], pred[3:]) == {}

@@ -21,7 +21,11 @@ def metric_set(pr_auc: float = 0.8, suite: float = 0.9, bias: float = 0.85, fpr:
         "meta": {"data_fingerprint": "same"},
         "test": {"per_label": {lb: {"pr_auc": pr_auc} for lb in LABELS}},
         "suite": {"accuracy": suite},
-        "bias": {"final_metric": bias, "neutral_fpr": {"muslim": {"n": 20, "fpr": fpr}, "women": {"n": 20, "fpr": fpr}}},
+        "bias": {
+            "final_metric": bias,
+            "neutral_fpr": {"muslim": {"n": 20, "fpr": fpr}, "women": {"n": 20, "fpr": fpr}},
+            "stance_test": {"n_clean": 50, "clean_flagged": fpr},
+        },
     }
 
 
@@ -31,7 +35,7 @@ def failed(champion: dict[str, Any], challenger: dict[str, Any]) -> list[str]:
 
 def test_equal_or_better_challenger_passes_every_gate() -> None:
     gates = pr.check_gates(metric_set(), metric_set(pr_auc=0.85, suite=0.95, bias=0.9, fpr=0.0))
-    assert len(gates) == len(LABELS) + 2 + 2
+    assert len(gates) == len(LABELS) + 2 + 2 + 1
     assert all(g.passed for g in gates)
     assert failed(metric_set(), metric_set()) == []  # identical metrics: nothing drops
 
@@ -58,6 +62,15 @@ def test_neutral_mention_fpr_may_rise_by_at_most_two_points_per_group() -> None:
     bad["bias"]["neutral_fpr"]["muslim"]["fpr"] = 0.071
     assert failed(metric_set(), ok) == []
     assert failed(metric_set(), bad) == ["neutral_fpr:muslim"]
+
+
+def test_clean_stance_pairs_flagged_may_rise_by_at_most_two_points() -> None:
+    bad = metric_set()
+    bad["bias"]["stance_test"]["clean_flagged"] = 0.08
+    assert failed(metric_set(), bad) == ["stance_clean_flagged"]
+    never_measured = metric_set()
+    del never_measured["bias"]["stance_test"]  # a champion evaluated before stance pairs existed
+    assert failed(never_measured, bad) == []
 
 
 def test_unmeasured_values_pass_for_champion_and_fail_for_challenger() -> None:
