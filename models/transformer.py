@@ -39,7 +39,6 @@ TOKENIZER_FILE = "tokenizer.json"
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 RUNTIMES = ("torch", *ONNX_FILES)
 MICRO_TOKENS = 1024  # tokens per forward/backward pass in training: bounds activation memory on the 1.5 GB budget
-MAX_POS_WEIGHT = 20.0  # caps the up-weighting of rare labels so a handful of positives cannot dominate the loss
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
@@ -170,6 +169,7 @@ class TransformerClassifier(Classifier):
         epochs: int = 3,
         max_train_rows: int = 12000,
         patience: int = 1,
+        max_pos_weight: float = 20.0,
         seed: int = 13,
         device: str = "cpu",
         num_threads: int | None = None,
@@ -182,6 +182,7 @@ class TransformerClassifier(Classifier):
         self.epochs = epochs
         self.max_train_rows = max_train_rows
         self.patience = patience
+        self.max_pos_weight = max_pos_weight
         self.seed = seed
         self.device = device
         self.num_threads = num_threads
@@ -200,6 +201,8 @@ class TransformerClassifier(Classifier):
         """Fine-tune the encoder and head; keep the epoch with the best validation macro PR-AUC; return ``self``.
 
         ``epoch_callback(epoch, metrics)`` receives numbers only (losses, PR-AUC, seconds).
+        Each label's positives weigh ``negatives / positives`` in the loss, capped at ``max_pos_weight``:
+        a high cap makes every negative (hard negatives included) nearly free to misclassify.
         """
         import time
 
@@ -235,7 +238,7 @@ class TransformerClassifier(Classifier):
         self._session = None
 
         positives = Y_train.sum(dim=0)
-        pos_weight = ((len(rows) - positives) / positives.clamp(min=1.0)).clamp(1.0, MAX_POS_WEIGHT)
+        pos_weight = ((len(rows) - positives) / positives.clamp(min=1.0)).clamp(1.0, max(1.0, self.max_pos_weight))
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight.to(self.device), reduction="none")
         optimizer = torch.optim.AdamW(self.model_.parameters(), lr=self.learning_rate, weight_decay=0.01)
         lengths = np.array([len(t) for t in train_ids])
