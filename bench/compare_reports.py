@@ -34,6 +34,9 @@ def compare(reports: dict[str, dict[str, Any]]) -> str:
         "identity bias final metric (higher is fairer)": lambda r: r["bias"]["final_metric"],
         "neutral identity mentions flagged (mean over groups)": lambda r: sum(
             v["fpr"] for v in r["bias"]["neutral_fpr"].values()) / len(r["bias"]["neutral_fpr"]),
+        "suite: attacks on a group vs neutral mentions, ROC-AUC (threshold-free)": lambda r: r["bias"].get(
+            "identity_mention_auc"),
+        "suite: attacks on a group flagged (any label)": lambda r: r["bias"].get("identity_attacks_flagged"),
         "held-out stance pairs: clean ones flagged": lambda r: (r["bias"].get("stance_test") or {}).get("clean_flagged"),
         "held-out stance pairs: violating ones caught": lambda r: (r["bias"].get("stance_test") or {}).get(
             "violations_caught"),

@@ -196,7 +196,9 @@ def evaluate(
         suite: accuracy, n, per_functionality{name}{accuracy, n}, per_label_accuracy{label}
         bias:  overall_auc, final_metric, power_mean_*, subgroups{group}{subgroup_auc, bpsn_auc, bnsp_auc, n},
                skipped{group: reason}, neutral_fpr{group}{fpr, n},
-               stance_test{n_clean, clean_flagged, n_violating, violations_caught}  (held-out stance pairs)
+               stance_test{n_clean, clean_flagged, n_violating, violations_caught}  (held-out stance pairs),
+               identity_mention_auc  (suite: attacks on a group vs neutral mentions, threshold-free),
+               identity_attacks_flagged  (suite: share of attacks on a group given any label)
         clean_mail: n, any_label_fpr, per_label_fpr{label}   (only when the eval set is available)
 
     ``suite_root=None`` skips the functional suite. ``params`` is the ``evaluate``
@@ -246,6 +248,8 @@ def evaluate(
         suite_pred = (suite_scored.proba >= thresholds).astype(int)
         result["suite"] = suite_accuracy(suite, suite_pred)
         bias["neutral_fpr"] = fairness.neutral_identity_fpr(suite, suite_pred)
+        bias["identity_mention_auc"] = fairness.identity_mention_auc(suite, suite_scored.proba)
+        bias["identity_attacks_flagged"] = fairness.identity_attacks_flagged(suite, suite_pred)
         _write_suite_predictions(out_dir, suite, suite_scored.proba, suite_pred)
     if clean_texts:
         result["clean_mail"] = clean_mail_fpr(clf.score_texts(clean_texts).proba >= thresholds)

@@ -198,6 +198,27 @@ def stance_contrast(test: pd.DataFrame, pred: np.ndarray) -> dict[str, float | i
     }
 
 
+def identity_attacks_flagged(suite: pd.DataFrame, pred: np.ndarray) -> float:
+    """Return the share of suite cases attacking an identity group that get any label: the recall
+    that the neutral-mention false-positive rate must be read against (NaN without such cases)."""
+    gold = suite[list(LABELS)].to_numpy().max(axis=1) > 0
+    attacks = gold & (suite["identity_group"].fillna("").astype(str) != "").to_numpy()
+    return float((np.asarray(pred)[attacks].max(axis=1) > 0).mean()) if attacks.any() else math.nan
+
+
+def identity_mention_auc(suite: pd.DataFrame, proba: np.ndarray) -> float:
+    """Return the ROC-AUC separating suite attacks on a group from neutral mentions of a group.
+
+    Threshold-free companion of :func:`neutral_identity_fpr`: a model that flags few neutral
+    mentions only because it flags little at all scores 0.5 here, not better. The score is the
+    maximum probability over labels; NaN without both kinds of case.
+    """
+    gold = suite[list(LABELS)].to_numpy().max(axis=1) > 0
+    mentions = (suite["identity_group"].fillna("").astype(str) != "").to_numpy()
+    chosen = mentions & (gold | neutral_identity_mask(suite))
+    return _auc(gold[chosen].astype(int), np.asarray(proba, dtype=float).max(axis=1)[chosen])
+
+
 def plot_subgroups(table: pd.DataFrame, path: str | Path) -> Path:
     """Draw per-subgroup AUCs and neutral-mention FPR (columns of ``bias_subgroups.csv``) to a PNG; return it."""
     from pipelines.metrics import pyplot

@@ -11,7 +11,9 @@ from pipelines.fairness import (
     bias_report,
     bnsp_auc,
     bpsn_auc,
+    identity_attacks_flagged,
     identity_masks,
+    identity_mention_auc,
     neutral_identity_fpr,
     power_mean,
     stance_contrast,
@@ -122,3 +124,16 @@ def test_stance_contrast_reports_flags_on_clean_pairs_and_catches_on_violating_o
         "n_clean": 2, "clean_flagged": 0.5, "n_violating": 1, "violations_caught": 1.0,
     }
     assert stance_contrast(test.iloc[3:], pred[3:]) == {}
+
+
+def test_attacks_and_neutral_mentions_are_measured_together() -> None:
+    rows = [("muslims are vermin", "muslim", "religion"), ("muslims ruin everything", "muslim", "religion"),
+            ("my wife is muslim", "muslim", ""), ("our deaf colleague", "disabled", ""), ("lunch", "", "")]
+    suite = pd.DataFrame([{"text": t, "identity_group": g, **{lb: int(lb == gold) for lb in LABELS}}
+                          for t, g, gold in rows])
+    proba = np.zeros((5, len(LABELS)))
+    proba[:, LABELS.index("religion")] = [0.9, 0.3, 0.2, 0.4, 0.99]  # the unrelated "lunch" is not counted
+    # Pairs (attack, neutral): (0.9, 0.2) (0.9, 0.4) (0.3, 0.2) right, (0.3, 0.4) wrong -> 3/4.
+    assert identity_mention_auc(suite, proba) == pytest.approx(0.75)
+    pred = (proba >= 0.5).astype(int)
+    assert identity_attacks_flagged(suite, pred) == 0.5
