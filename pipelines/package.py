@@ -1,7 +1,7 @@
-"""Package trained models for fast CPU scoring: pick the ONNX runtime, build the cascade.
+"""Package trained models for scoring: pick the ONNX runtime, build the cascade, set the operating point.
 
-Both steps measure on the test split and write a JSON report next to the packaged model
-(numbers only: safe to log to MLflow).
+Each step writes a JSON report next to the packaged model (numbers only: safe to log to MLflow).
+Runtime and cascade are measured on the test split; thresholds are chosen on the validation split.
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mailguard.errors import ModelFormatError
+import numpy as np
+
+from mailguard.errors import ConfigError, ModelFormatError
 from mailguard.taxonomy import LABELS
 from models.saved import load_classifier
 from pipelines.dataset import load_split
+from pipelines.metrics import ThresholdRule
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,41 @@ def package_cascade(
     report = cascade_report(cascade, test["text"].tolist(), test[list(LABELS)].to_numpy())
     report["target_recall"] = target_recall
     _write_report(out_dir, {"cascade": report})
+    return report
+
+
+def package_thresholds(
+    model_dir: Path, dataset_path: Path, out_dir: Path, *, rule: ThresholdRule, precision_target: float = 0.8
+) -> dict[str, Any]:
+    """Choose a model's per-label thresholds again on the validation split with ``rule``; save a copy to
+    ``out_dir`` and return the old and new thresholds with validation precision and recall at each.
+
+    Changes the operating point without retraining. Refuses a dataset other than the one the model was
+    trained on (its validation rows could overlap the model's training rows).
+    """
+    from pipelines.metrics import choose_thresholds, label_metrics
+    from pipelines.train import data_revision
+
+    clf = load_classifier(model_dir)
+    revision, trained_on = data_revision(dataset_path), str(getattr(clf, "data_revision_", ""))
+    if trained_on and revision != trained_on:
+        raise ConfigError(f"{model_dir} was trained on data revision {trained_on}, {dataset_path} is {revision}; "
+                          "choose thresholds on the validation split of the model's own dataset")
+    val = load_split(dataset_path, "validation")
+    Y = val[list(LABELS)].to_numpy()
+    proba = clf.score_texts(val["text"].tolist()).proba
+    old = [float(t) for t in clf.thresholds_]
+    clf.set_thresholds(choose_thresholds(proba, Y, rule=rule, precision_target=precision_target))
+    clf.save(out_dir)
+    before, after = label_metrics(Y, proba, np.asarray(old)), label_metrics(Y, proba, clf.thresholds_)
+    report: dict[str, Any] = {"rule": rule, "precision_target": precision_target, "n_validation": len(val), "per_label": {
+        lb: {"old_threshold": old[j], "new_threshold": float(clf.thresholds_[j]),
+             **{f"{when}_{k}": float(m[lb][k]) for when, m in (("old", before), ("new", after))
+                for k in ("precision", "recall")}}
+        for j, lb in enumerate(LABELS)
+    }}
+    _write_report(out_dir, {"thresholds": report})
+    log.info("re-chose thresholds of %s with rule %s -> %s", model_dir, rule, out_dir)
     return report
 
 

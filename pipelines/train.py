@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from mailguard.errors import ConfigError, InputError
 from mailguard.taxonomy import LABELS
 from models.base import Classifier
 from pipelines.dataset import load_split
+from pipelines.metrics import ThresholdRule
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,15 @@ def select_sources(df: pd.DataFrame, only: list[str], exclude: list[str]) -> pd.
     if exclude:
         keep &= ~df["source"].isin(exclude)
     return df[keep].reset_index(drop=True)
+
+
+def threshold_rule(train_params: dict[str, Any], family: str) -> ThresholdRule:
+    """Return the threshold rule for ``family``: ``train.threshold_rule`` is one rule or a mapping family -> rule."""
+    setting = train_params.get("threshold_rule", "best_f1")
+    rule = setting.get(family, "best_f1") if isinstance(setting, dict) else setting
+    if rule not in ("best_f1", "precision_target"):
+        raise ConfigError(f"train.threshold_rule for {family} must be best_f1 or precision_target, got {rule!r}")
+    return cast(ThresholdRule, rule)
 
 
 def within_budget(df: pd.DataFrame, max_rows: int, keep_sources: list[str], seed: int) -> pd.DataFrame:
@@ -153,14 +163,11 @@ def train(
         y_val = val_df[list(LABELS)].to_numpy()
         # Thresholds are chosen on the same max-over-windows scores that evaluation and nightly scoring use.
         val_proba = clf.score_texts(val_df["text"].tolist()).proba
+        rule = threshold_rule(train_params, clf.family)
         clf.set_thresholds(
-            choose_thresholds(
-                val_proba,
-                y_val,
-                rule=train_params.get("threshold_rule", "best_f1"),
-                precision_target=float(train_params.get("precision_target", 0.8)),
-            )
+            choose_thresholds(val_proba, y_val, rule=rule, precision_target=float(train_params.get("precision_target", 0.8)))
         )
+        mlflow.log_param("threshold_rule_used", rule)
         clf.data_revision_ = revision
         clf.mlflow_run_id_ = run.info.run_id
         model_dir = clf.save(out_dir)

@@ -70,3 +70,33 @@ def test_onnx_packaging_of_a_linear_model_is_one_readable_error(models: dict[str
                                       str(models["root"] / "x"), "--data", str(models["dataset"])])
     assert result.exit_code == 2
     assert "only transformer models are exported to ONNX" in result.output and "Traceback" not in result.output
+
+
+def test_thresholds_package_moves_the_operating_point_without_retraining(models: dict[str, Path]) -> None:
+    out = models["root"] / "precise"
+    result = CliRunner().invoke(app, ["package", "thresholds", str(models["linear"]), "--out", str(out),
+                                      "--rule", "precision_target", "--precision-target", "1.0",
+                                      "--data", str(models["dataset"])])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / REPORT_FILE).read_text())["thresholds"]
+    assert report["rule"] == "precision_target"
+    per_label = report["per_label"]
+    assert set(per_label) == set(LABELS)
+    # Every label with validation positives now reaches the target precision, and the copy scores with
+    # the new thresholds while the original folder is untouched.
+    assert all(m["new_precision"] == 1.0 for m in per_label.values() if m["new_recall"] > 0)
+    assert list(load_classifier(out).thresholds_) == [m["new_threshold"] for m in per_label.values()]
+    assert list(load_classifier(models["linear"]).thresholds_) == [m["old_threshold"] for m in per_label.values()]
+
+
+def test_thresholds_are_only_chosen_on_the_models_own_dataset(models: dict[str, Path]) -> None:
+    other = LinearClassifier(min_df=1, C=20.0).fit(tiny.TEXTS, tiny.labels())
+    other.data_revision_ = "another-dataset"
+    other.save(models["root"] / "other")
+    result = CliRunner().invoke(app, ["package", "thresholds", str(models["root"] / "other"), "--out",
+                                      str(models["root"] / "y"), "--rule", "best_f1", "--data", str(models["dataset"])])
+    assert result.exit_code == 2
+    assert "trained on data revision another-dataset" in result.output and "Traceback" not in result.output
+    bad_rule = CliRunner().invoke(app, ["package", "thresholds", str(models["linear"]), "--out",
+                                        str(models["root"] / "z"), "--rule", "best_guess", "--data", str(models["dataset"])])
+    assert bad_rule.exit_code == 2 and "--rule must be" in bad_rule.output

@@ -99,3 +99,16 @@ def test_transformer_budget_keeps_authored_rows_whole_and_fills_the_rest() -> No
     assert len(picked) == 80
     assert (picked["source"] == "authored").sum() == 30  # every authored row is kept
     assert within_budget(df, 500, ["authored"], seed=13) is df  # under budget: untouched
+
+
+def test_threshold_rule_is_set_per_family_or_once_for_all() -> None:
+    from mailguard.errors import ConfigError
+    from pipelines.train import threshold_rule
+
+    per_family = {"threshold_rule": {"linear": "best_f1", "transformer": "precision_target"}}
+    assert threshold_rule(per_family, "transformer") == "precision_target"
+    assert threshold_rule(per_family, "linear") == "best_f1"
+    assert threshold_rule(per_family, "cascade") == "best_f1"  # a family not named gets the default
+    assert threshold_rule({"threshold_rule": "precision_target"}, "linear") == "precision_target"
+    with pytest.raises(ConfigError, match="best_f1 or precision_target"):
+        threshold_rule({"threshold_rule": {"linear": "highest"}}, "linear")

@@ -10,7 +10,7 @@ import typer
 
 from mailguard.cli.app import app, log_progress, run_or_exit
 
-package_app = typer.Typer(help="Package trained models for fast CPU scoring (ONNX Runtime, cascade).",
+package_app = typer.Typer(help="Package trained models for scoring (ONNX Runtime, cascade, operating point).",
                           no_args_is_help=True)
 app.add_typer(package_app, name="package")
 
@@ -75,6 +75,35 @@ def cascade_command(
 
         report = package_cascade(cheap, expensive, data, out, target_recall=target_recall)
         typer.echo(json.dumps(report, indent=2, default=float))
+        if register:
+            typer.echo(f"registered as mailguard version {_register(out)}")
+
+    run_or_exit(_run)
+
+
+@package_app.command("thresholds")
+def thresholds_command(
+    model: Annotated[Path, typer.Argument(help="Trained model folder (any family).")],
+    out: Annotated[Path, typer.Option(help="Folder for the copy with new thresholds.")],
+    rule: Annotated[str, typer.Option(help="best_f1 | precision_target (chosen on the validation split).")],
+    precision_target: Annotated[float, typer.Option(help="Validation precision each label must reach.")] = 0.8,
+    data: DataOpt = Path("data/processed/dataset.parquet"),
+    register: RegisterOpt = False,
+) -> None:
+    """Choose per-label thresholds again on validation (a new operating point) without retraining."""
+    log_progress()
+
+    def _run() -> None:
+        from mailguard.errors import ConfigError
+        from pipelines.package import package_thresholds
+
+        if rule not in ("best_f1", "precision_target"):
+            raise ConfigError(f"--rule must be best_f1 or precision_target, got {rule!r}")
+        report = package_thresholds(model, data, out, rule=rule, precision_target=precision_target)  # type: ignore[arg-type]
+        for lb, m in report["per_label"].items():
+            typer.echo(f"{lb:<20} threshold {m['old_threshold']:.3f} -> {m['new_threshold']:.3f}   "
+                       f"validation precision {m['old_precision']:.3f} -> {m['new_precision']:.3f}, "
+                       f"recall {m['old_recall']:.3f} -> {m['new_recall']:.3f}")
         if register:
             typer.echo(f"registered as mailguard version {_register(out)}")
 
