@@ -37,6 +37,8 @@ STANCE_CARRIES_LABEL: Final[dict[str, dict[str, bool]]] = {
     "reject": {"negative": False, "positive": True},
     "condemn": {"negative": False},
 }
+#: Filled messages per stance claim x frame (different names, departments and e-mail framing).
+STANCE_FILLS_PER_FRAME: Final[int] = 2
 #: Share of non-thread messages still wrapped in a reply thread, and of messages with a subject line.
 THREAD_RATE: Final[float] = 0.15
 SUBJECT_RATE: Final[float] = 0.35
@@ -108,9 +110,10 @@ def generate_authored(seed: int = 13, root: Path = AUTHORED_ROOT) -> pd.DataFram
             body, _filled = fill_template(tmpl, common, rng)
             add(frame_message(body, common, rng, thread=False), tmpl)
 
-    for tmpl in load_stance_templates(root):  # one filled message per claim x frame
-        body, _filled = fill_template(tmpl, common, rng)
-        add(frame_message(body, common, rng, thread=False), tmpl)
+    for tmpl in load_stance_templates(root):
+        for _ in range(STANCE_FILLS_PER_FRAME):
+            body, _filled = fill_template(tmpl, common, rng)
+            add(frame_message(body, common, rng, thread=False), tmpl)
 
     columns = ["text", *LABELS, "source", "weak", "template_id", "kind"]
     return pd.DataFrame(rows, columns=columns)
