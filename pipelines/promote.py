@@ -7,7 +7,10 @@ Gates (all must pass, checked by the pure function :func:`check_gates`):
 3. the identity-term bias final metric does not drop;
 4. no group's neutral-mention false-positive rate rises by more than 2 points;
 5. the share of held-out clean stance pairs flagged (counter-speech, rejected stereotypes, praise)
-   rises by no more than 2 points.
+   rises by no more than 2 points;
+6. both models were trained on the same data revision: otherwise one model's training rows may sit
+   in the other's test split (splits move when data is added) and the comparison is not held out.
+   Retrain the champion on the current data (``dvc repro``) and promote that first.
 
 Both models are measured on the same data: saved evaluation metrics are reused
 only when their data fingerprint matches the data on disk, otherwise the model is
@@ -104,6 +107,14 @@ def _gate(
     return GateResult(name, change <= allowed + _EPS, champion, challenger, rule)
 
 
+def _same_data_gate(champion: dict[str, Any], challenger: dict[str, Any]) -> GateResult:
+    mine = str((champion.get("meta") or {}).get("data_revision") or "")
+    theirs = str((challenger.get("meta") or {}).get("data_revision") or "")
+    same = not mine or not theirs or mine == theirs
+    rule = f"same data revision (champion {mine or '?'}, challenger {theirs or '?'})"
+    return GateResult("trained_on_same_data", same, None, None, rule)
+
+
 def check_gates(
     champion: dict[str, Any],
     challenger: dict[str, Any],
@@ -114,8 +125,9 @@ def check_gates(
     """Return every gate's result comparing two ``metrics.json`` dicts (see :func:`pipelines.evaluate.evaluate`).
 
     One gate per label (``pr_auc:<label>``), one for suite accuracy, one for the bias
-    final metric, one per identity group (``neutral_fpr:<group>``) and one for held-out clean stance
-    pairs flagged (``stance_clean_flagged``). A gate the
+    final metric, one per identity group (``neutral_fpr:<group>``), one for held-out clean stance
+    pairs flagged (``stance_clean_flagged``) and one for the training data revision
+    (``trained_on_same_data``; unknown revisions pass). A gate the
     champion has no value for passes; one only the challenger lacks fails.
     """
     gates = [
@@ -134,6 +146,7 @@ def check_gates(
               _get(challenger, "bias", "neutral_fpr", g, "fpr"), max_neutral_fpr_rise, higher_is_better=False)
         for g in groups
     )
+    gates.append(_same_data_gate(champion, challenger))
     gates.append(_gate("stance_clean_flagged", _get(champion, "bias", "stance_test", "clean_flagged"),
                        _get(challenger, "bias", "stance_test", "clean_flagged"), max_neutral_fpr_rise,
                        higher_is_better=False))

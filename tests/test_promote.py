@@ -18,7 +18,7 @@ from pipelines import promote as pr
 def metric_set(pr_auc: float = 0.8, suite: float = 0.9, bias: float = 0.85, fpr: float = 0.05) -> dict[str, Any]:
     """A metrics.json reduced to what the gates read."""
     return {
-        "meta": {"data_fingerprint": "same"},
+        "meta": {"data_fingerprint": "same", "data_revision": "rev1"},
         "test": {"per_label": {lb: {"pr_auc": pr_auc} for lb in LABELS}},
         "suite": {"accuracy": suite},
         "bias": {
@@ -35,7 +35,7 @@ def failed(champion: dict[str, Any], challenger: dict[str, Any]) -> list[str]:
 
 def test_equal_or_better_challenger_passes_every_gate() -> None:
     gates = pr.check_gates(metric_set(), metric_set(pr_auc=0.85, suite=0.95, bias=0.9, fpr=0.0))
-    assert len(gates) == len(LABELS) + 2 + 2 + 1
+    assert len(gates) == len(LABELS) + 2 + 2 + 2
     assert all(g.passed for g in gates)
     assert failed(metric_set(), metric_set()) == []  # identical metrics: nothing drops
 
@@ -71,6 +71,17 @@ def test_clean_stance_pairs_flagged_may_rise_by_at_most_two_points() -> None:
     never_measured = metric_set()
     del never_measured["bias"]["stance_test"]  # a champion evaluated before stance pairs existed
     assert failed(never_measured, bad) == []
+
+
+def test_models_trained_on_different_data_are_not_compared() -> None:
+    # After data is added the splits move: the old champion's training rows may now be test rows,
+    # which inflates its test numbers. Such a comparison is refused, whichever model looks better.
+    stale = metric_set()
+    stale["meta"]["data_revision"] = "rev0"
+    assert failed(stale, metric_set(pr_auc=0.95)) == ["trained_on_same_data"]
+    unknown = metric_set()
+    del unknown["meta"]["data_revision"]
+    assert failed(unknown, metric_set()) == []
 
 
 def test_unmeasured_values_pass_for_champion_and_fail_for_challenger() -> None:
