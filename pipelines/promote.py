@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 PROMOTION_LOG = Path("reports/promotions.jsonl")
+#: Where the new champion's evaluation (metrics and plots, committed) is copied so its card's images resolve.
+CHAMPION_REPORT = Path("reports/champion")
 #: Allowed PR-AUC drop per label (absolute).
 MAX_PR_AUC_DROP = 0.01
 #: Allowed rise of a group's neutral-mention false-positive rate (absolute: 0.02 = 2 points).
@@ -231,13 +233,14 @@ def promote(
     log_path: str | Path = PROMOTION_LOG,
     params: dict[str, Any] | None = None,
     card_dest: str | Path | None = None,
+    champion_report: str | Path = CHAMPION_REPORT,
 ) -> PromotionDecision:
     """Return the decision on making ``challenger`` the champion; move the alias when the gates pass (or forced).
 
     ``force`` promotes despite failing gates and requires a ``reason``; the gates are
     still computed and recorded. With no champion yet the challenger becomes
     champion. ``card_dest`` (e.g. ``docs/model_card.md``) receives the new champion's
-    model card. Raises ``ConfigError`` for ``force`` without a reason.
+    model card, whose metrics and plots are copied to ``champion_report`` (committed) first. Raises ``ConfigError`` for ``force`` without a reason.
     """
     from pipelines import evaluate as ev
 
@@ -275,11 +278,26 @@ def promote(
             from pipelines.model_card import write_model_card
 
             metrics = challenger_metrics if challenger_metrics is not None else measure(version, run_id)
-            write_model_card(metrics, out_dir / f"v{version}" / "plots", Path(card_dest))
+            # a reused evaluation may name the folder it scored; the card names the registered version
+            metrics = {**metrics, "meta": {**metrics.get("meta", {}), "model_version": f"{MODEL_NAME}/{version}"}}
+            plots = _publish_champion_report(metrics, out_dir / f"v{version}" / "plots", Path(champion_report))
+            write_model_card(metrics, plots, Path(card_dest))
     else:
         tag_version(version, tags)
     append_record(log_path, decision)
     return decision
+
+
+def _publish_champion_report(metrics: dict[str, Any], plots: Path, dest: Path) -> Path:
+    """Copy the champion's metrics and plots to ``dest`` (the evaluation output under promotion is not
+    committed) and return the copied plots folder."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    if plots.is_dir():
+        shutil.copytree(plots, dest / "plots", dirs_exist_ok=True)
+    return dest / "plots"
 
 
 def _tags(decision: PromotionDecision) -> dict[str, str]:

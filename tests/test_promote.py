@@ -229,12 +229,16 @@ def test_promotion_moves_the_mlflow_alias_and_tags_versions(tmp_path: Path, mlfl
         # Same training data and settings: identical scores, so every gate passes.
         second = pr.promote("models:/mailguard/2", dataset_path=dataset, suite_root=tmp_path,
                             out_dir=tmp_path / "promotion", log_path=tmp_path / "log.jsonl",
-                            params={"min_subgroup_size": 2}, card_dest=tmp_path / "docs" / "model_card.md")
+                            params={"min_subgroup_size": 2}, card_dest=tmp_path / "docs" / "model_card.md",
+                            champion_report=tmp_path / "champion")
     assert second.action == "promoted", pr.comparison_table(second.gates, "1", "2")
     assert get_alias_version("champion") == "2"
     tags = MlflowClient().get_model_version("mailguard", "2").tags
     assert tags["promotion.action"] == "promoted" and tags["promotion.previous_champion"] == "1"
-    assert (tmp_path / "docs" / "model_card.md").read_text().startswith("# Model card: mailguard mailguard/2")
+    assert (tmp_path / "docs" / "model_card.md").read_text().startswith("# Model card: mailguard/2")
+    # the card's images point at the committed copy of the champion's evaluation
+    assert (tmp_path / "champion" / "plots" / "pr_curves.png").is_file()
+    assert "champion/plots/pr_curves.png" in (tmp_path / "docs" / "model_card.md").read_text()
     assert [r["action"] for r in map(json.loads, (tmp_path / "log.jsonl").read_text().splitlines())] == [
         "first_champion", "promoted",
     ]
