@@ -159,13 +159,13 @@ def load_stance_templates(root: Path = AUTHORED_ROOT) -> list[Template]:
         return []
     spec = _load_yaml(path)
     frames = spec.get("frames") or {}
-    shared = {str(k).lower(): list(v) for k, v in (spec.get("fillers") or {}).items()}
+    shared = _fillers(spec)
     out: list[Template] = []
     for label, entry in (spec.get("labels") or {}).items():
         try:
             label = check_label(str(label))
-            label_fillers = _templates_from(_load_yaml(root / "labels" / f"{label}.yaml"), path, label, (label,))[0].fillers
-            fillers = {**label_fillers, **shared, **{str(k).lower(): list(v) for k, v in (entry.get("fillers") or {}).items()}}
+            label_fillers = _fillers(_load_yaml(root / "labels" / f"{label}.yaml"))
+            fillers = {**label_fillers, **shared, **_fillers(entry)}
             fillers["term"] = list(label_fillers[str(entry["term_slot"])])
         except (KeyError, ValueError, IndexError, TypeError) as e:
             raise InputError(f"{path}: stance entry {label!r} is incomplete or names an unknown label/slot: {e}") from e
@@ -250,7 +250,9 @@ def obfuscate_terms(text: str, terms: Sequence[str], method: str, rng: random.Ra
     Methods imitate how people dodge filters: ``leet`` (0/3/4/5 for letters), ``spaced``
     (g a y), ``swap`` (two adjacent letters swapped), ``drop`` (one letter missing), ``mask`` (f*g).
     """
-    for term in sorted(set(terms), key=len, reverse=True):
+    # longest first so a phrase is disguised before its words; ties by the term itself, never by set
+    # order (that depends on PYTHONHASHSEED and made the corpus, and so the data revision, vary by run)
+    for term in sorted(set(terms), key=lambda t: (len(t), t), reverse=True):
         pattern = re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
         text = pattern.sub(lambda m: obfuscate_word(m.group(0), method, rng), text)
     return text
@@ -317,7 +319,7 @@ def _templates_from(
     obfuscate_slots: tuple[str, ...] = (),
     keywords: tuple[str, ...] = (),
 ) -> list[Template]:
-    fillers = {str(k).lower(): list(v) for k, v in (spec.get("fillers") or {}).items()}
+    fillers = _fillers(spec)
     groups = spec.get("templates")
     if not isinstance(groups, dict):
         raise InputError(f"authored template file {path} needs a 'templates' mapping of style -> list")
@@ -333,6 +335,11 @@ def _templates_from(
                 Template(f"{prefix}.{style}.{i:02d}", str(text), labels, str(style), fillers, obfuscate_slots, keywords)
             )
     return out
+
+
+def _fillers(spec: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Return a spec's ``fillers`` mapping with lower-case slot names (empty when it has none)."""
+    return {str(k).lower(): list(v) for k, v in (spec.get("fillers") or {}).items()}
 
 
 def _obfuscation_targets(tmpl: Template, filled: Mapping[str, str], body: str) -> list[str]:

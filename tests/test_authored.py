@@ -164,3 +164,22 @@ def test_stance_file_with_an_unknown_slot_is_a_readable_input_error(tmp_path: Pa
     )
     with pytest.raises(InputError, match="stance"):
         load_stance_templates(tmp_path)
+
+
+def test_obfuscation_does_not_depend_on_the_interpreters_hash_seed() -> None:
+    # Same-length terms were once taken in set order, which PYTHONHASHSEED changes from run to run:
+    # the corpus, and so the prepared dataset's revision, differed between identical runs.
+    import os
+    import subprocess
+    import sys
+
+    code = ("import random; from pipelines.authored import obfuscate_terms; "
+            "print(obfuscate_terms('skin care and Primerica and leggings and Tupperware', "
+            "['skin care', 'Primerica', 'leggings', 'Tupperware'], 'drop', random.Random(3)))")
+    root = Path(__file__).resolve().parents[1]
+    outputs = {
+        subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(outputs) == 1
