@@ -148,10 +148,17 @@ def bias_report(
     return report
 
 
+def _mentions_group(suite: pd.DataFrame) -> np.ndarray:
+    return (suite["identity_group"].fillna("").astype(str) != "").to_numpy()
+
+
+def _violates(frame: pd.DataFrame) -> np.ndarray:
+    return frame[list(LABELS)].to_numpy().max(axis=1) > 0
+
+
 def neutral_identity_mask(suite: pd.DataFrame) -> np.ndarray:
     """Return a boolean array over ``suite`` rows: the case mentions an identity group and carries no label."""
-    gold = suite[list(LABELS)].to_numpy()
-    return ((suite["identity_group"].fillna("").astype(str) != "") & (gold.sum(axis=1) == 0)).to_numpy()
+    return _mentions_group(suite) & ~_violates(suite)
 
 
 def neutral_identity_fpr(suite: pd.DataFrame, pred: np.ndarray) -> dict[str, dict[str, float | int]]:
@@ -188,7 +195,7 @@ def stance_contrast(test: pd.DataFrame, pred: np.ndarray) -> dict[str, float | i
     is_stance = test["template_id"].fillna("").astype(str).str.contains(STANCE_MARKER, regex=False).to_numpy()
     if not is_stance.any():
         return {}
-    gold = test[list(LABELS)].to_numpy()[is_stance].max(axis=1) > 0
+    gold = _violates(test)[is_stance]
     flagged = np.asarray(pred)[is_stance].max(axis=1) > 0
     return {
         "n_clean": int((~gold).sum()),
@@ -201,8 +208,7 @@ def stance_contrast(test: pd.DataFrame, pred: np.ndarray) -> dict[str, float | i
 def identity_attacks_flagged(suite: pd.DataFrame, pred: np.ndarray) -> float:
     """Return the share of suite cases attacking an identity group that get any label: the recall
     that the neutral-mention false-positive rate must be read against (NaN without such cases)."""
-    gold = suite[list(LABELS)].to_numpy().max(axis=1) > 0
-    attacks = gold & (suite["identity_group"].fillna("").astype(str) != "").to_numpy()
+    attacks = _violates(suite) & _mentions_group(suite)
     return float((np.asarray(pred)[attacks].max(axis=1) > 0).mean()) if attacks.any() else math.nan
 
 
@@ -213,9 +219,8 @@ def identity_mention_auc(suite: pd.DataFrame, proba: np.ndarray) -> float:
     mentions only because it flags little at all scores 0.5 here, not better. The score is the
     maximum probability over labels; NaN without both kinds of case.
     """
-    gold = suite[list(LABELS)].to_numpy().max(axis=1) > 0
-    mentions = (suite["identity_group"].fillna("").astype(str) != "").to_numpy()
-    chosen = mentions & (gold | neutral_identity_mask(suite))
+    gold = _violates(suite)
+    chosen = _mentions_group(suite)  # attacks on a group and neutral mentions of one
     return _auc(gold[chosen].astype(int), np.asarray(proba, dtype=float).max(axis=1)[chosen])
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
+from mailguard.errors import ConfigError
 from mailguard.taxonomy import LABELS
 
 ThresholdRule = Literal["best_f1", "precision_target"]
@@ -175,6 +176,13 @@ def threshold_sweep(y: np.ndarray, proba: np.ndarray, grid: np.ndarray | None = 
 
 #: Threshold of a label the model cannot score (probabilities never exceed 1).
 NEVER_FIRES = float(np.nextafter(1.0, 2.0))
+
+
+def check_threshold_rule(value: object, setting: str) -> ThresholdRule:
+    """Return ``value`` as a threshold rule; raise ``ConfigError`` naming ``setting`` when it is not one."""
+    if value not in get_args(ThresholdRule):
+        raise ConfigError(f"{setting} must be best_f1 or precision_target, got {value!r}")
+    return value  # type: ignore[return-value]
 
 
 def choose_thresholds(

@@ -87,12 +87,12 @@ def package_thresholds(
     val = load_split(dataset_path, "validation")
     Y = val[list(LABELS)].to_numpy()
     proba = clf.score_texts(val["text"].tolist()).proba
-    old = [float(t) for t in clf.thresholds_]
+    old = np.array(clf.thresholds_, dtype=float)
     clf.set_thresholds(choose_thresholds(proba, Y, rule=rule, precision_target=precision_target))
     clf.save(out_dir)
-    before, after = label_metrics(Y, proba, np.asarray(old)), label_metrics(Y, proba, clf.thresholds_)
+    before, after = label_metrics(Y, proba, old), label_metrics(Y, proba, clf.thresholds_)
     report: dict[str, Any] = {"rule": rule, "precision_target": precision_target, "n_validation": len(val), "per_label": {
-        lb: {"old_threshold": old[j], "new_threshold": float(clf.thresholds_[j]),
+        lb: {"old_threshold": float(old[j]), "new_threshold": float(clf.thresholds_[j]),
              **{f"{when}_{k}": float(m[lb][k]) for when, m in (("old", before), ("new", after))
                 for k in ("precision", "recall")}}
         for j, lb in enumerate(LABELS)

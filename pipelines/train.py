@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from mailguard.errors import ConfigError, InputError
 from mailguard.taxonomy import LABELS
 from models.base import Classifier
 from pipelines.dataset import load_split
-from pipelines.metrics import ThresholdRule
+from pipelines.metrics import ThresholdRule, check_threshold_rule
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,7 @@ def threshold_rule(train_params: dict[str, Any], family: str) -> ThresholdRule:
     """Return the threshold rule for ``family``: ``train.threshold_rule`` is one rule or a mapping family -> rule."""
     setting = train_params.get("threshold_rule", "best_f1")
     rule = setting.get(family, "best_f1") if isinstance(setting, dict) else setting
-    if rule not in ("best_f1", "precision_target"):
-        raise ConfigError(f"train.threshold_rule for {family} must be best_f1 or precision_target, got {rule!r}")
-    return cast(ThresholdRule, rule)
+    return check_threshold_rule(rule, f"train.threshold_rule for {family}")
 
 
 def within_budget(df: pd.DataFrame, max_rows: int, keep_sources: list[str], seed: int) -> pd.DataFrame:

@@ -1,8 +1,10 @@
-"""`mailguard package onnx|cascade`: make a trained model fast to score on CPU, optionally register it."""
+"""`mailguard package onnx|cascade|thresholds`: make a trained model fast to score on CPU or move its operating
+point; optionally register the result."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +38,18 @@ def _register(model_dir: Path) -> str:
     return log_and_register(model_dir, run_id=run_id, tags=tags).version
 
 
+def _package(build: Callable[[], None], out: Path, register: bool) -> None:
+    """Run one packaging step (which writes ``out``), then register ``out`` if asked; errors are one line."""
+    log_progress()
+
+    def _run() -> None:
+        build()
+        if register:
+            typer.echo(f"registered as mailguard version {_register(out)}")
+
+    run_or_exit(_run)
+
+
 @package_app.command("onnx")
 def onnx_command(
     model: Annotated[Path, typer.Argument(help="Trained transformer model folder.")],
@@ -45,17 +59,14 @@ def onnx_command(
     register: RegisterOpt = False,
 ) -> None:
     """Export to ONNX (fp32 + int8), compare with torch on the test split, keep the best runtime."""
-    log_progress()
 
     def _run() -> None:
         from pipelines.package import package_onnx
 
         report = package_onnx(model, data, out, max_int8_drop=max_int8_drop)
         typer.echo(json.dumps({k: report[k] for k in ("max_abs_diff", "int8_ok", "chosen_runtime", "seconds")}, indent=2))
-        if register:
-            typer.echo(f"registered as mailguard version {_register(out)}")
 
-    run_or_exit(_run)
+    _package(_run, out, register)
 
 
 @package_app.command("cascade")
@@ -68,17 +79,14 @@ def cascade_command(
     register: RegisterOpt = False,
 ) -> None:
     """Build a cascade: only messages the cheap model cannot clear are scored by the transformer."""
-    log_progress()
 
     def _run() -> None:
         from pipelines.package import package_cascade
 
         report = package_cascade(cheap, expensive, data, out, target_recall=target_recall)
         typer.echo(json.dumps(report, indent=2, default=float))
-        if register:
-            typer.echo(f"registered as mailguard version {_register(out)}")
 
-    run_or_exit(_run)
+    _package(_run, out, register)
 
 
 @package_app.command("thresholds")
@@ -91,20 +99,16 @@ def thresholds_command(
     register: RegisterOpt = False,
 ) -> None:
     """Choose per-label thresholds again on validation (a new operating point) without retraining."""
-    log_progress()
 
     def _run() -> None:
-        from mailguard.errors import ConfigError
+        from pipelines.metrics import check_threshold_rule
         from pipelines.package import package_thresholds
 
-        if rule not in ("best_f1", "precision_target"):
-            raise ConfigError(f"--rule must be best_f1 or precision_target, got {rule!r}")
-        report = package_thresholds(model, data, out, rule=rule, precision_target=precision_target)  # type: ignore[arg-type]
+        checked = check_threshold_rule(rule, "--rule")
+        report = package_thresholds(model, data, out, rule=checked, precision_target=precision_target)
         for lb, m in report["per_label"].items():
             typer.echo(f"{lb:<20} threshold {m['old_threshold']:.3f} -> {m['new_threshold']:.3f}   "
                        f"validation precision {m['old_precision']:.3f} -> {m['new_precision']:.3f}, "
                        f"recall {m['old_recall']:.3f} -> {m['new_recall']:.3f}")
-        if register:
-            typer.echo(f"registered as mailguard version {_register(out)}")
 
-    run_or_exit(_run)
+    _package(_run, out, register)
