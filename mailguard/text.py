@@ -1,4 +1,4 @@
-"""Text normalisation and windowing shared by data preparation, models and scoring."""
+"""Text normalisation shared by data preparation, models and scoring (sentences and windows: ``segments``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import re
 import unicodedata
 
 _WS = re.compile(r"\s+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n{2,}")
 
 
 def normalise_for_matching(text: str) -> str:
@@ -22,38 +21,6 @@ def clean_whitespace(text: str) -> str:
     text = re.sub(r"[ \t\f\v]+", " ", text)
     text = re.sub(r" *\n *", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-def split_sentences(text: str) -> list[str]:
-    """Return the sentences (or paragraphs) of ``text``, stripped and non-empty."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
-
-
-def split_windows(text: str, max_chars: int = 600, overlap_sentences: int = 1) -> list[str]:
-    """Return overlapping windows of whole sentences, each at most about ``max_chars`` long.
-
-    A short text is one window. Windows overlap by ``overlap_sentences`` so that a
-    remark split across a boundary is still seen whole in one window. A single
-    sentence longer than ``max_chars`` is cut into ``max_chars`` pieces.
-    """
-    text = text.strip()
-    if len(text) <= max_chars:
-        return [text]
-    pieces: list[str] = []
-    for sent in split_sentences(text):
-        pieces.extend(sent[i : i + max_chars] for i in range(0, len(sent), max_chars))
-    windows: list[str] = []
-    start = 0
-    while start < len(pieces):
-        end, size = start, 0
-        while end < len(pieces) and (end == start or size + len(pieces[end]) + 1 <= max_chars):
-            size += len(pieces[end]) + 1
-            end += 1
-        windows.append(" ".join(pieces[start:end]))
-        if end >= len(pieces):
-            break
-        start = max(end - overlap_sentences, start + 1)
-    return windows
 
 
 # Characters commonly swapped for letters to dodge filters ("r3t@rd", "$lut").

@@ -1,10 +1,13 @@
-"""A cheap model screens every message; only the ones it cannot clear go to the expensive model.
+"""A cheap model screens every window; only the ones it cannot clear go to the expensive model.
 
 Per label ``j`` the cascade holds a gate ``g_j`` chosen on validation so that at least
-``target_recall`` of that label's positives have a cheap score at or above it. A text is
-escalated when any label reaches its gate (``max_j(p_j - g_j) >= 0``); the others keep
-the cheap model's scores, capped just under the decision threshold so that a text the
-screen cleared is never flagged by an uncalibrated cheap score.
+``target_recall`` of that label's positives have a cheap score at or above it. A window
+(a sentence with its neighbours, see :mod:`models.base`) is escalated when any label
+reaches its gate (``max_j(p_j - g_j) >= 0``); the others keep the cheap model's scores,
+capped just under the decision threshold so that a window the screen cleared is never
+flagged by an uncalibrated cheap score. Messages are then scored by the shared path:
+maximum over windows, so a long mail sends only its suspicious sentences to the
+expensive model.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 
 from mailguard.errors import ModelFormatError
 from mailguard.taxonomy import LABELS
-from models.base import Classifier, ScoredTexts
+from models.base import Classifier
 
 CHEAP_DIR = "cheap"
 EXPENSIVE_DIR = "expensive"
@@ -102,6 +105,7 @@ class CascadeClassifier(Classifier):
     def _finish(self, X_val: Sequence[str], Y_val: np.ndarray) -> None:
         self.gates_ = fit_gate(self.cheap_scores(X_val), Y_val, self.target_recall, fallback=self.cheap_.thresholds_)
         self.classes_ = np.array(LABELS)
+        self.set_scoring_unit(self.expensive_.window_config_, self.expensive_.message_labels_)
         self.set_thresholds(np.asarray(self.expensive_.thresholds_, dtype=float).copy())
 
     def set_thresholds(self, thresholds: np.ndarray) -> CascadeClassifier:
@@ -112,27 +116,19 @@ class CascadeClassifier(Classifier):
         return self
 
     def cheap_scores(self, X: Sequence[str]) -> np.ndarray:
-        """Return the cheap model's probabilities as the gate sees them (max over its windows)."""
+        """Return the cheap model's probabilities for whole texts, as the gates were fitted on them."""
         return self.cheap_.score_texts(X).proba
 
-    def score_texts(self, X: Sequence[str], max_chars: int = 600) -> ScoredTexts:
-        """Return the expensive model's scores and evidence for escalated texts, capped cheap scores for the rest."""
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """Return unit probabilities: the expensive model's for escalated texts, capped cheap scores for the rest."""
         X = list(X)
-        cheap = self.cheap_scores(X)
+        cheap = self.cheap_.predict_proba(X)
         # cleared texts stay below every threshold: their cheap score is not on the expensive model's scale
         proba = np.minimum(cheap, np.nextafter(self.thresholds_, 0.0))
-        evidence: list[dict[str, str]] = [{} for _ in X]
         up = np.flatnonzero(escalated(cheap, self.gates_))
         if len(up):
-            scored = self.expensive_.score_texts([X[i] for i in up], max_chars=max_chars)
-            proba[up] = scored.proba
-            for k, i in enumerate(up):
-                evidence[i] = scored.evidence[k]
-        return ScoredTexts(proba=proba, evidence=evidence)
-
-    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        """Return probabilities (n, labels) as :meth:`score_texts` computes them."""
-        return self.score_texts(X).proba
+            proba[up] = self.expensive_.predict_proba([X[i] for i in up])
+        return proba
 
     def _save_payload(self, path: Path) -> dict[str, Any]:
         self.cheap_.save(path / CHEAP_DIR)
@@ -163,11 +159,11 @@ def cascade_report(cascade: CascadeClassifier, texts: Sequence[str], Y: np.ndarr
     """
     texts, Y = list(texts), np.asarray(Y) > 0
     started = time.perf_counter()
-    full = cascade.expensive_.predict_proba(texts) >= cascade.thresholds_
+    full = cascade.expensive_.score_texts(texts).proba >= cascade.thresholds_
     seconds_expensive = time.perf_counter() - started
     started = time.perf_counter()
     cheap = cascade.cheap_scores(texts)
-    casc = cascade.predict_proba(texts) >= cascade.thresholds_
+    casc = cascade.score_texts(texts).proba >= cascade.thresholds_
     seconds_cascade = time.perf_counter() - started
 
     def recall(pred: np.ndarray, cols: slice | int = slice(None)) -> float:

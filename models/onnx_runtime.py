@@ -3,7 +3,7 @@
 A transformer saved folder records ``runtime`` (``torch``, ``onnx`` or ``onnx-int8``) and,
 for the ONNX runtimes, carries ``model.onnx`` or ``model.int8.onnx``; loading it then scores
 with ONNX Runtime and never imports torch. Tokenisation, windowing and aggregation are the
-same code for every runtime (:mod:`models.windows`); only the window scorer differs.
+same code for every runtime (:mod:`models.tokens`, :mod:`models.base`); only the unit scorer differs.
 
 Typical use after training::
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from mailguard.errors import ModelFormatError
 from mailguard.taxonomy import LABELS
-from models.windows import Forward
+from models.tokens import Forward
 
 if TYPE_CHECKING:
     from models.transformer import TransformerClassifier

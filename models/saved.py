@@ -1,7 +1,8 @@
 """The self-describing saved-model format shared by every family.
 
 A saved model is a folder holding ``mailguard_model.json`` (family, label
-order, thresholds, resolved config, data revision, library versions) plus the
+order, thresholds, the scoring unit they were chosen on, resolved config, data
+revision, library versions) plus the
 family's own files. Loading refuses a folder without it or with another label set.
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mailguard.errors import ModelFormatError, ModelNotFoundError
+from mailguard.segments import WindowConfig
 from mailguard.taxonomy import LABELS
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ def save_classifier(clf: Classifier, path: Path, data_revision: str = "") -> Pat
         "family": clf.family,
         "labels": list(LABELS),
         "thresholds": [float(t) for t in clf.thresholds_],
+        "scoring_unit": {"windows": clf.window_config_.as_dict(), "message_labels": list(clf.message_labels_)},
         "params": _jsonable(clf.get_params()),
         "data_revision": data_revision or getattr(clf, "data_revision_", ""),
         "mlflow_run_id": getattr(clf, "mlflow_run_id_", ""),
@@ -102,6 +105,11 @@ def load_classifier(path: str | Path) -> Classifier:
     clf = families[family]._load_payload(path, meta)
     clf.classes_ = np.array(LABELS)
     clf.set_thresholds(np.asarray(meta["thresholds"], dtype=float))
+    unit = meta.get("scoring_unit") or {}
+    try:
+        clf.set_scoring_unit(WindowConfig.from_dict(unit.get("windows")), unit.get("message_labels") or ())
+    except (TypeError, ValueError) as e:
+        raise ModelFormatError(f"model at {path} has an unusable scoring_unit in its metadata: {e}") from e
     clf.data_revision_ = meta.get("data_revision", "")
     clf.mlflow_run_id_ = meta.get("mlflow_run_id", "")
     return clf

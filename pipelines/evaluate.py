@@ -29,6 +29,7 @@ import pandas as pd
 
 from mailguard.errors import InputError
 from mailguard.taxonomy import LABELS
+from models.base import Evidence
 from pipelines import calibration, fairness, metrics
 from pipelines.dataset import read_prepared
 
@@ -275,7 +276,7 @@ def _temperature_scaled_ece(
     from pipelines.dataset import load_split
 
     val = load_split(dataset_path, "validation")
-    temps = calibration.fit_temperatures(clf.predict_proba(val["text"].tolist()), val[list(LABELS)].to_numpy())
+    temps = calibration.fit_temperatures(clf.score_texts(val["text"].tolist()).proba, val[list(LABELS)].to_numpy())
     scaled = calibration.apply_temperatures(proba, temps)
     return calibration.ece_per_label(Y, scaled, int(opts["calibration_bins"]))
 
@@ -373,13 +374,13 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
 
 
 def _write_test_predictions(
-    out_dir: Path, test: pd.DataFrame, proba: np.ndarray, pred: np.ndarray, evidence: list[dict[str, str]]
+    out_dir: Path, test: pd.DataFrame, proba: np.ndarray, pred: np.ndarray, evidence: list[dict[str, list[Evidence]]]
 ) -> None:
     ids = {"row": test["row"].astype(int).tolist(), "source": test.get("source", pd.Series([""] * len(test))).tolist()}
     records = _prediction_records(ids, proba, pred, test[list(LABELS)].to_numpy())
     _write_jsonl(out_dir / "predictions_test_notext.jsonl", records)
     for rec, text, ev in zip(records, test["text"].tolist(), evidence, strict=True):
-        rec["text"], rec["evidence"] = text, ev
+        rec["text"], rec["evidence"] = text, {lb: [e.as_dict() for e in items] for lb, items in ev.items()}
     _write_jsonl(out_dir / "predictions_test.jsonl", records)
 
 

@@ -19,7 +19,8 @@ import pandas as pd
 
 from mailguard.config import section
 from mailguard.errors import ConfigError, InputError
-from mailguard.taxonomy import LABELS
+from mailguard.segments import WindowConfig
+from mailguard.taxonomy import LABELS, check_label
 from models.base import Classifier
 from pipelines.dataset import load_split
 from pipelines.metrics import ThresholdRule, check_threshold_rule
@@ -50,11 +51,12 @@ def data_revision(dataset_path: Path) -> str:
 
 
 def build_classifier(train_params: dict[str, Any]) -> Classifier:
-    """Return an unfitted classifier of the family named by ``train.family``."""
+    """Return an unfitted classifier of the family named by ``train.family``, reading mail by ``train.scoring_unit``."""
     family = train_params.get("family", "linear")
     if family not in FAMILIES:
         raise ConfigError(f"train.family must be one of {FAMILIES}, got {family!r}")
     options = dict(train_params.get(family) or {})
+    clf: Classifier
     try:
         if family == "linear":
             from models.linear import LinearClassifier
@@ -62,12 +64,29 @@ def build_classifier(train_params: dict[str, Any]) -> Classifier:
             for key in ("word_ngrams", "char_ngrams"):
                 if key in options:
                     options[key] = tuple(options[key])
-            return LinearClassifier(**options)
-        from models.transformer import TransformerClassifier
+            clf = LinearClassifier(**options)
+        else:
+            from models.transformer import TransformerClassifier
 
-        return TransformerClassifier(**options)
+            clf = TransformerClassifier(**options)
     except TypeError as e:
         raise ConfigError(f"bad train.{family} options: {e}") from e
+    windows, message_labels = scoring_unit(train_params)
+    return clf.set_scoring_unit(windows, message_labels)
+
+
+def scoring_unit(train_params: dict[str, Any]) -> tuple[WindowConfig, list[str]]:
+    """Return the window settings and whole-message labels of ``train.scoring_unit``; raise ``ConfigError``."""
+    unit = dict(train_params.get("scoring_unit") or {})
+    message_labels = unit.pop("message_labels", []) or []
+    try:
+        windows = WindowConfig.from_dict(unit)
+        if not isinstance(message_labels, list):
+            raise ValueError("message_labels must be a list of labels")
+        message_labels = [check_label(lb) for lb in message_labels]
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"bad train.scoring_unit: {e}") from e
+    return windows, message_labels
 
 
 def select_sources(df: pd.DataFrame, only: list[str], exclude: list[str]) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""The cascade: the gate keeps recall on validation, only escalated mail reaches the expensive model."""
+"""The cascade: the gate keeps recall on validation, only escalated windows reach the expensive model."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mailguard.segments import WindowConfig
 from mailguard.taxonomy import LABELS
 from models import load_classifier
 from models.base import Classifier
@@ -28,13 +29,13 @@ def _data(n: int) -> tuple[list[str], np.ndarray]:
 
 
 class CountingModel(LinearClassifier):
-    """The linear model, counting how many texts it is asked to score (stands in for the transformer)."""
+    """The linear model, counting how many units it is asked to score (stands in for the transformer)."""
 
     scored = 0
 
-    def score_texts(self, X: Sequence[str], max_chars: int = 600):  # type: ignore[no-untyped-def]
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         CountingModel.scored += len(X)
-        return super().score_texts(X, max_chars)
+        return super().predict_proba(X)
 
 
 @pytest.fixture()
@@ -70,7 +71,7 @@ def test_cascade_keeps_recall_on_validation_and_escalates_only_some(cascade: Cas
     up = escalated(cascade.cheap_scores(X_val), cascade.gates_)
     assert up[Y_val[:, SOL] > 0].all()  # every validation positive reaches the expensive model
     CountingModel.scored = 0
-    proba = cascade.predict_proba(X_val)
+    proba = cascade.predict_proba(X_val)  # one unit per (one-sentence) text
     assert CountingModel.scored == up.sum() < len(X_val)
     cleared = ~up
     assert (proba[cleared] < cascade.thresholds_).all()  # a cleared text is never flagged
@@ -96,6 +97,15 @@ def test_cascade_saves_both_models_and_gates(cascade: CascadeClassifier, tmp_pat
     np.testing.assert_array_equal(reloaded.gates_, cascade.gates_)
     np.testing.assert_array_equal(reloaded.expensive_.thresholds_, np.full(len(LABELS), 0.4))
     np.testing.assert_array_equal(reloaded.predict_proba(X), cascade.predict_proba(X))
+
+
+def test_long_mail_sends_only_its_suspicious_sentences_to_the_expensive_model(cascade: CascadeClassifier) -> None:
+    mail = "\n\n".join(["the report is attached"] * 30 + ["buy my crypto course now"])
+    cascade.set_scoring_unit(WindowConfig(context=0))  # each sentence alone: the tiny models were fitted on such
+    CountingModel.scored = 0
+    scored = cascade.score_texts([mail])
+    assert 0 < CountingModel.scored < 10  # of 31 windows, only the pitch and its neighbours are escalated
+    assert "crypto" in scored.evidence[0]["solicitation"][0].text
 
 
 def test_cascade_fit_needs_validation_data() -> None:

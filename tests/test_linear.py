@@ -79,7 +79,9 @@ def test_evidence_names_the_sentence_that_drove_a_flag() -> None:
     long_text = " ".join(["The parking garage on Elm Street reopens on Monday."] * 20)
     long_text += " Old geezers like you should retire already."
     scored = clf.score_texts([long_text, "timesheets are due friday at noon"])
-    assert "geezers" in scored.evidence[0]["age"]
+    (top, *_rest) = scored.evidence[0]["age"]
+    assert top.text == "Old geezers like you should retire already."
+    assert long_text[top.start : top.end] == top.text and top.origin == "body"
     assert scored.evidence[1] == {}
 
 

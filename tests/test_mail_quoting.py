@@ -1,4 +1,4 @@
-"""Only what the sender wrote is scored: quoted replies, forwards and signatures are split off."""
+"""What the sender wrote is told apart from the quoted replies and forwards it carries (both are scored)."""
 
 from __future__ import annotations
 
@@ -81,11 +81,11 @@ def test_gmail_forward_marker() -> None:
     assert split_quoted_reply(text) == ("FYI", text[5:])
 
 
-def test_signature_goes_with_the_quoted_part() -> None:
+def test_signature_is_the_senders_own_text() -> None:
+    # Readers see the signature (a Bible verse or a sales pitch can sit there): it is scored as body.
     text = "The report is attached.\n\n-- \nPriya Natarajan\nBenefits Coordinator | she/her\n"
     new, quoted = split_quoted_reply(text)
-    assert new == "The report is attached."
-    assert quoted == "-- \nPriya Natarajan\nBenefits Coordinator | she/her"
+    assert new == text.strip() and quoted == ""
 
 
 def test_long_text_after_a_dash_line_is_not_treated_as_a_signature() -> None:

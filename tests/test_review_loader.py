@@ -43,7 +43,7 @@ def test_load_keeps_only_queued_flagged_first_copies_and_is_idempotent(db_url: s
         assert m1 is not None
         assert m1.label_list == ["national_origin", "race"]
         assert m1.max_score == pytest.approx(0.93)
-        assert json.loads(m1.evidence)["race"] == "people of that colour"
+        assert json.loads(m1.evidence)["race"] == [{"text": "people of that colour"}]  # legacy results still load
         assert {il.label for il in m1.item_labels} == {"national_origin", "race"}
     assert ids == [f"<m{i}@city.example>" for i in (1, 2, 3, 4, 9)]
 

@@ -99,8 +99,9 @@ def test_happy_path_writes_results_csv_summary_and_self_contained_report(work: P
 def test_results_schema_matches_the_architecture_contract(work: Path, model_dir: Path) -> None:
     score("night.mbox", "--out", "out", "--model", model_dir, "--workers", "1")
     expected = ["message_id", "source", "status", "error", "date", "sender", "to", "cc", "subject", "body", "quoted",
-                "attachments", *SCORE_COLUMNS, "labels", "evidence", "model_version", "run_id", "direction", "bulk",
-                "context_reason", "duplicate_of", "queue", "content_hash"]
+                "html_text", "attachment_text", "attachments", "unscored_attachments", "truncated", *SCORE_COLUMNS,
+                "labels", "evidence", "model_version", "run_id", "direction", "bulk", "context_reason", "duplicate_of",
+                "queue", "queue_reason", "content_hash"]
     frame = results(work / "out")
     assert list(frame.columns) == expected
     flagged = by_source(frame, "night.mbox#1")

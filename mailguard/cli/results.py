@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import typer
 
 from mailguard.cli.app import app, run_or_exit
 from mailguard.errors import InputError
+from mailguard.evidence import parse_evidence, top_text
 
 
 def flagged_rows(out_dir: Path, limit: int) -> list[dict[str, str]]:
@@ -26,8 +26,7 @@ def flagged_rows(out_dir: Path, limit: int) -> list[dict[str, str]]:
     df["top"] = df[score_cols].max(axis=1)
     rows = []
     for _, r in df.sort_values("top", ascending=False).head(limit).iterrows():
-        evidence = json.loads(r["evidence"]) if isinstance(r.get("evidence"), str) and r["evidence"] else {}
-        first = next(iter(evidence.values()), "")
+        first = top_text(parse_evidence(r.get("evidence")))
         rows.append(
             {
                 "message_id": str(r["message_id"]),

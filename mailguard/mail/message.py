@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from mailguard.segments import Section
+
 Status = Literal["ok", "error"]
 
 
@@ -14,9 +16,13 @@ Status = Literal["ok", "error"]
 class Message:
     """One logged e-mail message, or the error that stopped it from being read.
 
-    ``body`` is the *new* text of the message (what the sender wrote); ``quoted``
-    holds the earlier message of a reply, kept for context and not scored.
-    A record with ``status == "error"`` still carries its ``message_id`` and
+    ``body`` is the *new* text of the message (what the sender wrote, signature
+    included); ``quoted`` holds the earlier mail of a reply or forward (``>`` lines,
+    "-----Original Message-----" blocks, attached messages); ``html_text`` the text of
+    the HTML alternative when it says something the plain-text part does not;
+    ``attachment_text`` the text of readable attachments, one after another, each
+    located by ``attachment_spans``. Everything a reader sees is scored, and each
+    piece keeps its origin (:meth:`sections`). A record with ``status == "error"`` still carries its ``message_id`` and
     ``source`` so that it yields exactly one output row.
     """
 
@@ -31,16 +37,35 @@ class Message:
     subject: str = ""
     body: str = ""
     quoted: str = ""
+    html_text: str = ""  # text of the HTML alternative when it differs materially from the plain-text part
     attachments: tuple[str, ...] = ()  # file names of all attachments
-    attachment_text: str = ""  # decoded text of text/* attachments, scored with the body
+    attachment_text: str = ""  # text of readable attachments (txt, html, eml, pdf, docx), blank-line separated
+    attachment_spans: tuple[tuple[str, int, int], ...] = ()  # (file name, start, end) of each one in attachment_text
+    unscored_attachments: tuple[str, ...] = ()  # "name (reason)" for attachments whose text could not be read
+    truncated: bool = False  # some text was cut by a size limit (the rest was not scored)
     headers: dict[str, str] = field(default_factory=dict)  # context headers (List-Id, Precedence, ...)
     content_hash: str = ""  # sha256 of the normalised subject+body+attachment text
 
     @property
     def text(self) -> str:
-        """Return the text that is scored: subject, new body text and text attachments."""
-        parts = [self.subject.strip(), self.body.strip(), self.attachment_text.strip()]
-        return "\n\n".join(p for p in parts if p)
+        """Return everything a reader sees as one text: subject, body, HTML-only text, quoted mail, attachments."""
+        return "\n\n".join(s.text.strip() for s in self.sections() if s.text.strip())
+
+    def sections(self) -> list[Section]:
+        """Return what is scored, piece by piece, each with its origin and its place in the stored fields."""
+        out = [
+            Section(origin, text, field)
+            for origin, text, field in (
+                ("subject", self.subject, "subject"),
+                ("body", self.body, "body"),
+                ("html", self.html_text, "html_text"),
+                ("quoted", self.quoted, "quoted"),
+            )
+            if text.strip()
+        ]
+        for name, start, end in self.attachment_spans:
+            out.append(Section("attachment", self.attachment_text[start:end], "attachment_text", start, name))
+        return out
 
 
 def content_digest(*parts: str) -> str:

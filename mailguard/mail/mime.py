@@ -16,9 +16,10 @@ import email.message
 import quopri
 import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from html import unescape
 
-from mailguard.text import clean_whitespace
+from mailguard.mail.attachments import AttachmentLimits, read_attachment
+from mailguard.text import clean_whitespace, normalise_for_matching
 
 #: Deepest MIME nesting read; real clients rarely exceed 5 (forward of a signed reply with inline images).
 DEFAULT_MAX_DEPTH = 20
@@ -40,9 +41,13 @@ class MimeText:
     """The text content of one message, split by role."""
 
     body: str  # inline text parts joined; text/plain preferred over HTML
-    attachment_text: str  # decoded text of text/* attachments
-    attachments: tuple[str, ...]  # file names of every attachment (text ones included)
-    forwarded: str  # text of attached messages (message/rfc822): earlier mail, kept as context
+    attachment_text: str  # readable attachments' text, blank-line separated (see attachment_spans)
+    attachments: tuple[str, ...]  # file names of every attachment (readable or not)
+    forwarded: str  # text of attached messages (message/rfc822): earlier mail
+    html_text: str = ""  # the HTML alternative's text, when it says something the plain part does not
+    attachment_spans: tuple[tuple[str, int, int], ...] = ()  # (name, start, end) in attachment_text
+    unscored_attachments: tuple[str, ...] = ()  # "name (reason)" for attachments without readable text
+    truncated: bool = False  # a part was cut by a size limit
 
 
 def decode_bytes(data: bytes, charset: str | None = None) -> str:
@@ -114,7 +119,7 @@ def _decode_word(m: re.Match[str]) -> str:
     return decode_bytes(data, charset)
 
 
-class _HtmlText(HTMLParser):
+class _HtmlText:
     """Collect the visible text of an HTML document, one output line per block."""
 
     _SKIP = frozenset({"script", "style", "head", "title", "template", "svg", "object"})
@@ -127,19 +132,16 @@ class _HtmlText(HTMLParser):
     )  # fmt: skip
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.lines: list[str] = []
         self._line: list[str] = []
         self._line_depth = 0
-        self._skip: list[str] = []
+        self._skip = 0
         self._quote_depth = 0
         self._pre = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":  # a missing </head> must not hide the whole body
-            self._skip = [t for t in self._skip if t != "head"]
+    def start(self, tag: str) -> None:
         if tag in self._SKIP:
-            self._skip.append(tag)
+            self._skip += 1
             return
         if tag == "br":
             self._newline(force=True)
@@ -159,15 +161,9 @@ class _HtmlText(HTMLParser):
             elif tag == "li":
                 self._append("- ")
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("br", "hr"):
-            self.handle_starttag(tag, attrs)
-
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str) -> None:
         if tag in self._SKIP:
-            if tag in self._skip:
-                while self._skip and self._skip.pop() != tag:
-                    pass
+            self._skip -= 1
             return
         if tag in self._BLOCK:
             self._newline()
@@ -178,8 +174,8 @@ class _HtmlText(HTMLParser):
             elif tag == "p":
                 self._newline(force=True)
 
-    def handle_data(self, data: str) -> None:
-        if self._skip:
+    def data(self, data: str | None) -> None:
+        if not data or self._skip:
             return
         if self._pre:
             first, *rest = data.split("\n")
@@ -210,124 +206,235 @@ class _HtmlText(HTMLParser):
         return clean_whitespace("\n".join(self.lines))
 
 
-_TAG = re.compile(r"<[^>]*>")
+# Outlook's downlevel-revealed conditionals ("<![if !supportLists]>") are not HTML; libxml2 drops their content.
+_DOWNLEVEL = re.compile(r"<!\[(?:end)?if[^<>\]]{0,200}\]>", re.IGNORECASE)
+# A tag with no "<" inside it: linear even on "<<<<...", unlike "<[^>]*>".
+_TAG = re.compile(r"<[^<>]*>")
 
 
 def html_to_text(html: str) -> str:
     """Return the readable text of an HTML document: scripts/styles dropped, blocks on their own lines.
 
     Entities are unescaped; ``<blockquote>`` lines get a ``"> "`` prefix so a
-    quoted reply in HTML mail is recognised like a plain-text one.
+    quoted reply in HTML mail is recognised like a plain-text one. libxml2 parses
+    in linear time (the standard library's ``html.parser`` is quadratic on hostile
+    input such as many unclosed tags) and the tree is walked without recursion.
     """
-    parser = _HtmlText()
-    try:
-        parser.feed(html)
-        parser.close()
-    except AssertionError:
-        # html.parser still asserts on a few malformed declarations ("<![if"); fall back to tag stripping.
-        import html as html_mod
+    from lxml import etree
+    from lxml import html as lxml_html
 
-        return clean_whitespace(html_mod.unescape(_TAG.sub(" ", html)))
-    return parser.text()
+    if not html.strip():
+        return ""
+    html = _DOWNLEVEL.sub("", html.replace("\x00", ""))
+    parser = lxml_html.HTMLParser(remove_pis=True, no_network=True, default_doctype=False, huge_tree=True)
+    try:
+        root = lxml_html.document_fromstring(html, parser=parser)
+    except (etree.ParserError, ValueError):  # "Document is empty" and friends: nothing visible
+        return ""
+    if any(e.type_name == "ERR_RESOURCE_LIMIT" for e in parser.error_log):
+        # Nesting past libxml2's depth limit drops what lies below it: never let markup hide text.
+        return clean_whitespace(unescape(_TAG.sub(" ", html)))
+    out = _HtmlText()
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        tag = element.tag if isinstance(element.tag, str) else ""  # comments, entities: no tag of their own
+        if event == "start":
+            out.start(tag.lower())
+            if tag:
+                out.data(element.text)
+        else:
+            out.end(tag.lower())
+            out.data(element.tail)
+    return out.text()
 
 
 @dataclass
 class _Acc:
     body: list[str] = field(default_factory=list)
-    attachment_text: list[str] = field(default_factory=list)
+    attachment_texts: list[tuple[str, str]] = field(default_factory=list)  # (name, text)
     attachments: list[str] = field(default_factory=list)
+    unscored: list[str] = field(default_factory=list)
     forwarded: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
     has_plain: bool = False
+    truncated: bool = False
 
     def extend(self, other: _Acc) -> None:
         self.body += other.body
-        self.attachment_text += other.attachment_text
+        self.attachment_texts += other.attachment_texts
         self.attachments += other.attachments
+        self.unscored += other.unscored
         self.forwarded += other.forwarded
+        self.html += other.html
         self.has_plain = self.has_plain or other.has_plain
+        self.truncated = self.truncated or other.truncated
 
 
 def extract_text(
-    msg: email.message.Message, *, max_depth: int = DEFAULT_MAX_DEPTH, max_chars: int = 200_000
+    msg: email.message.Message,
+    *,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_chars: int = 200_000,
+    attachment_limits: AttachmentLimits = AttachmentLimits(),
 ) -> MimeText:
-    """Return the body text, text-attachment text, attachment names and forwarded text of ``msg``.
+    """Return the body text, HTML-only text, attachment text and names, and forwarded text of ``msg``.
 
-    ``multipart/alternative`` picks its text/plain alternative when that has any
-    text, else the first non-empty one (HTML converted). A multipart whose
-    boundary never appears is read as plain text, as mail clients show it.
-    Each decoded part is cut to ``max_chars`` (HTML to four times that before
-    conversion) so that one huge part cannot stall the run; the caller applies
-    the final length cap. Raises :class:`MimeTooDeepError` past ``max_depth``.
+    ``multipart/alternative`` takes its text/plain alternative as the body when that
+    has any text, else the first non-empty one (HTML converted); the HTML alternative
+    is kept as ``html_text`` when it differs materially from the plain text (recipients
+    read the HTML). A multipart whose boundary never appears is read as plain text, as
+    mail clients show it. Each decoded part is cut to ``max_chars`` (HTML to four times
+    that before conversion) and ``truncated`` says so. Attachments are read within
+    ``attachment_limits``; those without readable text are listed with the reason.
+    Raises :class:`MimeTooDeepError` past ``max_depth``.
     """
     acc = _Acc()
-    _collect(msg, 0, acc, max_depth, max_chars)
+    _collect(msg, 0, acc, _Limits(max_depth, max_chars, attachment_limits))
+    pieces: list[str] = []
+    spans: list[tuple[str, int, int]] = []
+    pos = 0
+    for name, text in acc.attachment_texts:
+        text = text.replace("\r\n", "\n").strip()
+        if not text:
+            continue
+        if pieces:
+            pos += 2  # the blank line between attachments
+        spans.append((name, pos, pos + len(text)))
+        pieces.append(text)
+        pos += len(text)
     return MimeText(
         body=_join(acc.body),
-        attachment_text=_join(acc.attachment_text),
+        attachment_text="\n\n".join(pieces),
         attachments=tuple(acc.attachments),
         forwarded=_join(acc.forwarded),
+        html_text=_join(acc.html),
+        attachment_spans=tuple(spans),
+        unscored_attachments=tuple(acc.unscored),
+        truncated=acc.truncated,
     )
+
+
+@dataclass(frozen=True)
+class _Limits:
+    depth: int
+    chars: int
+    attachment: AttachmentLimits
 
 
 def _join(pieces: list[str]) -> str:
     return "\n\n".join(p for p in (s.strip() for s in pieces) if p)
 
 
-def _collect(part: email.message.Message, depth: int, acc: _Acc, max_depth: int, max_chars: int) -> None:
-    if depth > max_depth:
-        raise MimeTooDeepError(f"MIME parts nested more than {max_depth} levels")
+def differs_materially(html_text: str, plain_text: str, min_words: int = 4) -> bool:
+    """Return True when some line of ``html_text`` is mostly absent from ``plain_text``.
+
+    Word trigrams of each HTML line are looked up in the plain text's trigrams (linear
+    time): link text and layout differ between the two alternatives of every newsletter,
+    but a line only the HTML shows has most of its trigrams missing.
+    """
+    plain = normalise_for_matching(plain_text).split()
+    known = {tuple(plain[i : i + 3]) for i in range(len(plain) - 2)}
+    for line in html_text.split("\n"):
+        words = normalise_for_matching(line).split()
+        if len(words) < min_words:
+            continue
+        grams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
+        if sum(g not in known for g in grams) > len(grams) / 2:
+            return True
+    return False
+
+
+def _collect(part: email.message.Message, depth: int, acc: _Acc, limits: _Limits) -> None:
+    if depth > limits.depth:
+        raise MimeTooDeepError(f"MIME parts nested more than {limits.depth} levels")
     ctype = part.get_content_type()
     maintype = ctype.split("/", 1)[0]
     if part.is_multipart():
         children = [p for p in part.get_payload() if isinstance(p, email.message.Message)]
         if maintype == "message":
-            # An attached message is earlier mail: context for a reviewer, not what this sender wrote.
+            # An attached message is earlier mail: scored, and marked as quoted/forwarded.
             inner = _Acc()
             for child in children:
-                _collect(child, depth + 1, inner, max_depth, max_chars)
-            acc.forwarded += inner.body + inner.forwarded
-            acc.attachment_text += inner.attachment_text
-            acc.attachments += inner.attachments
+                _collect(child, depth + 1, inner, limits)
+            acc.forwarded += inner.body + inner.html + inner.forwarded
+            inner.body, inner.html, inner.forwarded, inner.has_plain = [], [], [], False
+            acc.extend(inner)
         elif ctype == "multipart/alternative":
-            options = []
-            for child in children:
-                option = _Acc()
-                _collect(child, depth + 1, option, max_depth, max_chars)
-                options.append(option)
-            chosen = next((o for o in options if o.has_plain and _join(o.body)), None)
-            chosen = chosen or next((o for o in options if _join(o.body)), None)
-            if chosen is not None:
-                acc.extend(chosen)
-            for option in options:  # still list attachments hidden in the other alternatives
-                if option is not chosen:
-                    acc.attachments += [a for a in option.attachments if a not in acc.attachments]
+            _collect_alternative(children, depth, acc, limits)
         else:
             for child in children:
-                _collect(child, depth + 1, acc, max_depth, max_chars)
+                _collect(child, depth + 1, acc, limits)
         return
 
-    if maintype == "multipart" and depth < max_depth:
+    if maintype == "multipart" and depth < limits.depth:
         salvaged = _reparse_multipart(part)
         if salvaged is not None:
-            _collect(salvaged, depth + 1, acc, max_depth, max_chars)
+            _collect(salvaged, depth + 1, acc, limits)
             return
     name = _filename(part)
     is_attachment = name is not None or _disposition(part) == "attachment"
-    if maintype == "text" or maintype == "multipart" or ctype == "message/rfc822":
+    if is_attachment:
+        _collect_attachment(part, name or f"(unnamed {ctype})", ctype, depth, acc, limits)
+    elif maintype == "text" or maintype == "multipart" or ctype == "message/rfc822":
         subtype = ctype.split("/", 1)[1] if maintype == "text" else "plain"
-        text = _part_text(part, html=subtype == "html", max_chars=max_chars)
-        if is_attachment:
-            acc.attachments.append(name or f"(unnamed {ctype})")
-            if not looks_binary(text):  # a "text" attachment that is really binary is listed, not scored
-                acc.attachment_text.append(text)
-        elif maintype == "message":
+        text, cut = _part_text(part, html=subtype == "html", max_chars=limits.chars)
+        acc.truncated = acc.truncated or cut
+        if maintype == "message":
             acc.forwarded.append(text)
         else:
             acc.body.append(text)
             acc.has_plain = acc.has_plain or (subtype != "html" and bool(text.strip()))
-    elif is_attachment:
-        acc.attachments.append(name or f"(unnamed {ctype})")
     # Inline non-text parts without a name (logos in multipart/related, signatures) are not attachments.
+
+
+def _collect_alternative(children: list[email.message.Message], depth: int, acc: _Acc, limits: _Limits) -> None:
+    options = []
+    for child in children:
+        option = _Acc()
+        _collect(child, depth + 1, option, limits)
+        options.append(option)
+    chosen = next((o for o in options if o.has_plain and _join(o.body)), None)
+    chosen = chosen or next((o for o in options if _join(o.body)), None)
+    if chosen is not None:
+        acc.extend(chosen)
+        plain = _join(chosen.body)
+        for option in options:  # what recipients of the HTML alternative read and the plain part does not say
+            html = _join(option.body)
+            if option is not chosen and not option.has_plain and html and differs_materially(html, plain):
+                acc.html.append(html)
+                break
+    for option in options:  # still list attachments hidden in the other alternatives
+        if option is not chosen:
+            acc.attachments += [a for a in option.attachments if a not in acc.attachments]
+            acc.unscored += [u for u in option.unscored if u not in acc.unscored]
+
+
+def _collect_attachment(
+    part: email.message.Message, name: str, ctype: str, depth: int, acc: _Acc, limits: _Limits
+) -> None:
+    acc.attachments.append(name)
+    try:
+        charset = part.get_content_charset()
+    except (ValueError, TypeError, LookupError, UnicodeError):
+        charset = None
+
+    def eml_to_text(data: bytes) -> str:
+        inner = _Acc()
+        _collect(email.message_from_bytes(data), depth + 1, inner, limits)
+        return _join(inner.body + inner.forwarded + [t for _, t in inner.attachment_texts])
+
+    found = read_attachment(
+        name, ctype, _part_bytes(part), charset=charset, decode=decode_bytes, html_to_text=html_to_text,
+        eml_to_text=eml_to_text, limits=limits.attachment,
+    )
+    acc.truncated = acc.truncated or found.truncated
+    if found.text is None:
+        acc.unscored.append(f"{name} ({found.reason})")
+    elif looks_binary(found.text):  # a "text" attachment that is really binary is listed, not scored
+        acc.unscored.append(f"{name} (binary data, not text)")
+    elif found.text.strip():
+        acc.attachment_texts.append((name, found.text))
+    else:
+        acc.unscored.append(f"{name} (empty)")
 
 
 def looks_binary(text: str, sample: int = 20_000) -> bool:
@@ -395,15 +502,22 @@ def _reparse_multipart(part: email.message.Message) -> email.message.Message | N
     return reparsed if reparsed.is_multipart() else None
 
 
-def _part_text(part: email.message.Message, *, html: bool, max_chars: int) -> str:
+def _part_text(part: email.message.Message, *, html: bool, max_chars: int) -> tuple[str, bool]:
+    """Return the decoded text of a part (HTML converted) and whether a size limit cut it."""
     data = _part_bytes(part)
     try:
         charset = part.get_content_charset()
     except (ValueError, TypeError, LookupError, UnicodeError):
         charset = None
     limit = max_chars * 4 if html else max_chars
-    text = decode_bytes(data[: limit * 4], charset)[:limit]
-    return html_to_text(text) if html else text
+    decoded = decode_bytes(data[: limit * 4], charset)
+    cut = len(data) > limit * 4 or len(decoded) > limit
+    text = decoded[:limit]
+    if html:
+        text = html_to_text(text)
+        cut = cut or len(text) > max_chars
+        text = text[:max_chars]
+    return text, cut
 
 
 def _filename(part: email.message.Message) -> str | None:

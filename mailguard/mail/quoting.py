@@ -1,7 +1,8 @@
-"""Separate what a sender wrote from the earlier mail (and signature) a reply or forward carries.
+"""Separate what a sender wrote from the earlier mail a reply or forward carries.
 
-Scoring only the new text matters: a reviewer should see the person who wrote
-the remark, not everyone who later replied above it. The split is line based:
+Both parts are scored, but a reviewer must know whose words they read: the
+person who wrote the remark, or someone quoting or forwarding it (evidence in
+the quoted part is marked ``quoted``). The split is line based:
 
 * ``>``-prefixed lines are quoted wherever they are, so interleaved and
   bottom-posted replies keep their new lines;
@@ -12,17 +13,14 @@ the remark, not everyone who later replied above it. The split is line based:
   "Begin forwarded message:", an Outlook header block ("From: / Sent: / To: /
   Subject:") and a ``____`` separator line followed by such a block start the
   earlier mail: everything from there on is quoted;
-* a signature after a ``-- `` line is moved to the quoted part (kept for
-  context, never scored) unless it is longer than :data:`MAX_SIGNATURE_LINES`
-  non-blank lines, which is more likely prose than a signature.
+* a signature (after a ``-- `` line) is the sender's own text and stays in the new
+  part; so does everything after a ``--`` line that is not followed by earlier mail.
 """
 
 from __future__ import annotations
 
 import re
 
-#: A "signature" longer than this is kept as new text, so ``--`` cannot hide a remark from scoring.
-MAX_SIGNATURE_LINES = 10
 # How far below an Outlook "From:" line its Sent/To/Subject lines may appear.
 _HEADER_BLOCK_LINES = 8
 
@@ -42,7 +40,6 @@ _FROM_LINE = re.compile(r"^\s*\*?(from|von|de)\s*:\*?\s*\S", re.IGNORECASE)
 _SENT_LINE = re.compile(r"^\s*\*?(sent|date|gesendet|envoy[ée])\s*:", re.IGNORECASE)
 _TO_LINE = re.compile(r"^\s*\*?(to|subject|an|betreff|[àa]|objet|cc)\s*:", re.IGNORECASE)
 _QUOTED = re.compile(r"^\s*>")
-_SIG = re.compile(r"^--\s*$")
 
 
 def split_quoted_reply(text: str) -> tuple[str, str]:
@@ -63,8 +60,7 @@ def split_quoted_reply(text: str) -> tuple[str, str]:
     quoted: list[str] = []
     for i, line in enumerate(lines[:cut]):
         (quoted if i in quoted_idx or _QUOTED.match(line) else new).append(line)
-    new, signature = _split_signature(new)
-    return _tidy(new), _tidy(signature + quoted + lines[cut:])
+    return _tidy(new), _tidy(quoted + lines[cut:])
 
 
 def _hard_cut(lines: list[str]) -> int:
@@ -111,16 +107,6 @@ def _attribution(lines: list[str], cut: int) -> tuple[int, int] | None:
 def _looks_like_prose(line: str) -> bool:
     # "As the auditor wrote: ..." mid-paragraph is prose; a real attribution names a date or an address.
     return not re.search(r"\d|@|\bon\b", line, re.IGNORECASE)
-
-
-def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
-    for i, line in enumerate(lines):
-        if _SIG.match(line):
-            tail = lines[i:]
-            if sum(1 for x in tail[1:] if x.strip()) <= MAX_SIGNATURE_LINES:
-                return lines[:i], tail
-            return lines, []
-    return lines, []
 
 
 def _tidy(lines: list[str]) -> str:

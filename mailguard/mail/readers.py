@@ -21,8 +21,9 @@ Choices worth knowing:
   of their source).
 * ``empty_body`` means nothing to score or show: no subject, body, quoted
   text, attachment text or attachment.
-* ``body``, ``quoted`` and ``attachment_text`` are each cut to
-  ``max_body_chars`` (default 200,000) without a marker; the message stays ``ok``.
+* ``body``, ``quoted``, ``html_text`` and ``attachment_text`` are each cut to
+  ``max_body_chars`` (default 200,000); the message stays ``ok`` and ``truncated``
+  says that some text was not read (the results table shows it).
 * Table bodies are taken as plain text (no MIME/HTML decoding) but are split
   into new and quoted text like mail.
 """
@@ -268,14 +269,18 @@ def _build(parsed: email.message.Message, raw: RawMessage, opts: _Options) -> Me
     mime = extract_text(parsed, max_depth=opts.max_depth, max_chars=opts.max_body_chars)
     new, quoted = split_quoted_reply(mime.body)
     quoted = "\n\n".join(p for p in (quoted, mime.forwarded) if p)
-    cap = opts.max_body_chars
     return _finish(
         source=raw.source,
         fallback_id=synthetic_message_id(raw.digest),
-        body=new[:cap],
-        quoted=quoted[:cap],
-        attachment_text=mime.attachment_text.replace("\r\n", "\n")[:cap],
+        body=new,
+        quoted=quoted,
+        html_text=mime.html_text,
+        attachment_text=mime.attachment_text,
+        attachment_spans=mime.attachment_spans,
         attachments=mime.attachments,
+        unscored_attachments=mime.unscored_attachments,
+        truncated=mime.truncated,
+        max_chars=opts.max_body_chars,
         **fields,
     )
 
@@ -288,29 +293,39 @@ def _finish(
     subject: str,
     body: str,
     quoted: str,
-    attachment_text: str,
-    attachments: tuple[str, ...],
+    max_chars: int,
+    html_text: str = "",
+    attachment_text: str = "",
+    attachment_spans: tuple[tuple[str, int, int], ...] = (),
+    attachments: tuple[str, ...] = (),
+    unscored_attachments: tuple[str, ...] = (),
+    truncated: bool = False,
     **fields: Any,
 ) -> Message:
-    """Return the finished record: content hash, id, and the empty/binary checks."""
+    """Return the finished record: text fields cut to ``max_chars``, content hash, id, empty/binary checks."""
+    cut = [len(t) > max_chars for t in (body, quoted, html_text, attachment_text)]
+    body, quoted, html_text, attachment_text = (t[:max_chars] for t in (body, quoted, html_text, attachment_text))
+    attachment_spans = tuple((n, a, min(b, max_chars)) for n, a, b in attachment_spans if a < max_chars)
     error = ""
     if looks_binary(body):
         error = "decode_error: body is binary data, not text"
-    elif not (subject or body or quoted or attachment_text or attachments):
+    elif not (subject or body or quoted or html_text or attachment_text or attachments):
         error = "empty_body: no subject, body text or attachment"
     if error:
         return _error(source, error, message_id or fallback_id, subject=subject, **fields)
-    content_hash = content_digest(
-        normalise_for_matching(subject), normalise_for_matching(body), normalise_for_matching(attachment_text)
-    )
+    content_hash = content_digest(*(normalise_for_matching(t) for t in (subject, body, html_text, attachment_text, quoted)))
     return Message(
         message_id=message_id or synthetic_message_id(content_hash),
         source=source,
         subject=subject,
         body=body,
         quoted=quoted,
+        html_text=html_text,
         attachments=attachments,
         attachment_text=attachment_text,
+        attachment_spans=attachment_spans,
+        unscored_attachments=unscored_attachments,
+        truncated=truncated or any(cut),
         content_hash=content_hash,
         **fields,
     )
@@ -343,16 +358,14 @@ def message_from_row(row: RawRow, opts: _Options = _DEFAULTS) -> Message:
     }
     headers.update(_domain_headers(sender, to + cc))
     new, quoted = split_quoted_reply(body_text.replace("\x00", ""))
-    cap = opts.max_body_chars
     return _finish(
         source=row.source,
         fallback_id=fallback_id,
         message_id=message_id,
         subject=_WS.sub(" ", _cell(values, "subject").replace("\x00", "")).strip()[:2000],
-        body=new[:cap],
-        quoted=quoted[:cap],
-        attachment_text="",
-        attachments=(),
+        body=new,
+        quoted=quoted,
+        max_chars=opts.max_body_chars,
         date=parse_date(values.get("date")),
         sender=sender,
         to=to,

@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import select, tuple_
 
 from mailguard.errors import InputError
+from mailguard.evidence import EvidenceFormatError, parse_evidence
 from mailguard.mail.message import content_digest
 from mailguard.taxonomy import LABELS, check_label, score_column
 from serve.review.db import migrate, session_scope
@@ -49,17 +50,11 @@ def _labels(raw: Any) -> list[str]:
 
 
 def _evidence(raw: Any) -> str:
-    if isinstance(raw, dict):
-        data = raw
-    else:
-        text = _text(raw).strip()
-        try:
-            data = json.loads(text) if text else {}
-        except json.JSONDecodeError as e:
-            raise InputError("results table has an evidence value that is not JSON") from e
-    if not isinstance(data, dict):
-        raise InputError("results table evidence must be a JSON object {label: span}")
-    return json.dumps({str(k): _text(v) for k, v in data.items()}, sort_keys=True)
+    try:
+        data = parse_evidence(raw)
+    except EvidenceFormatError as e:
+        raise InputError(f"results table has an unusable evidence value: {e}") from e
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
 def _date(value: Any) -> datetime | None:

@@ -18,18 +18,23 @@ import pyarrow as pa
 from mailguard.mail.context import message_context
 from mailguard.mail.message import Message
 from mailguard.taxonomy import LABELS, SCORE_COLUMNS
-from models.base import Classifier
+from models.base import Classifier, Evidence
 from serve.scoring.settings import QueueRules, ScoreSettings
 
 #: Column order of ``results.parquet`` (docs/ARCHITECTURE.md "Results table").
 RESULT_COLUMNS: tuple[str, ...] = (
     "message_id", "source", "status", "error", "date", "sender", "to", "cc", "subject", "body", "quoted",
-    "attachments", *SCORE_COLUMNS, "labels", "evidence", "model_version", "run_id", "direction", "bulk",
-    "context_reason", "duplicate_of", "queue", "content_hash",
+    "html_text", "attachment_text", "attachments", "unscored_attachments", "truncated", *SCORE_COLUMNS, "labels",
+    "evidence", "model_version", "run_id", "direction", "bulk", "context_reason", "duplicate_of", "queue",
+    "queue_reason", "content_hash",
 )
+#: Columns holding message text: in ``results.parquet`` only, never in ``results.csv``.
+TEXT_COLUMNS: tuple[str, ...] = ("body", "quoted", "html_text", "attachment_text")
 #: ``results.csv`` leaves out the message text itself.
-CSV_COLUMNS: tuple[str, ...] = tuple(c for c in RESULT_COLUMNS if c not in ("body", "quoted"))
-_BOOL_COLUMNS = ("bulk", "queue")
+CSV_COLUMNS: tuple[str, ...] = tuple(c for c in RESULT_COLUMNS if c not in TEXT_COLUMNS)
+#: ``queue_reason`` of a message flagged only for text it quotes or forwards.
+QUOTED_ONLY_REASON = "in quoted/forwarded text"
+_BOOL_COLUMNS = ("bulk", "queue", "truncated")
 #: The Arrow schema of every part file and of ``results.parquet``.
 RESULT_SCHEMA = pa.schema([
     pa.field(c, pa.float64() if c in SCORE_COLUMNS else pa.bool_() if c in _BOOL_COLUMNS
@@ -65,15 +70,18 @@ def score_batch(
         raise ValueError(f"duplicate_of has {len(dups)} entries for {len(messages)} messages")
     to_score = [i for i, m in enumerate(messages) if m.status == "ok" and not dups[i]]
     proba = np.full((len(messages), len(LABELS)), np.nan)
-    evidence: list[dict[str, str]] = [{} for _ in messages]
+    evidence: list[dict[str, list[Evidence]]] = [{} for _ in messages]
+    cut = np.zeros(len(messages), dtype=bool)
     if to_score:
-        scored = model.classifier.score_texts([messages[i].text for i in to_score])
+        scored = model.classifier.score_documents([messages[i].sections() for i in to_score])
         proba[to_score] = scored.proba
+        cut[to_score] = scored.truncated
         for i, ev in zip(to_score, scored.evidence, strict=True):
             evidence[i] = ev
     thresholds = np.asarray(model.classifier.thresholds_, dtype=float)
     rows = [
-        _row(m, proba[i], evidence[i], thresholds, model, settings, dups[i]) for i, m in enumerate(messages)
+        _row(m, proba[i], evidence[i], bool(cut[i]), thresholds, model, settings, dups[i])
+        for i, m in enumerate(messages)
     ]
     return results_frame(rows)
 
@@ -109,10 +117,34 @@ def should_queue(labels: str, direction: str, bulk: bool, rules: QueueRules) -> 
     return True
 
 
+def quoted_only(evidence: dict[str, list[Evidence]]) -> bool:
+    """Return True when every flagged label fired only on quoted or forwarded text."""
+    return bool(evidence) and all(all(e.origin == "quoted" for e in items) for items in evidence.values())
+
+
+def queue_decision(labels: str, evidence: dict[str, list[Evidence]], direction: str, bulk: bool,
+                   rules: QueueRules) -> tuple[bool, str]:
+    """Return whether a row is queued and why (``QUOTED_ONLY_REASON`` for hits only in quoted text)."""
+    if not should_queue(labels, direction, bulk, rules):
+        return False, ""
+    if quoted_only(evidence):
+        return rules.quoted_only == "queue", QUOTED_ONLY_REASON
+    return True, ""
+
+
+def evidence_json(evidence: dict[str, list[Evidence]]) -> str:
+    """Return the results-table form of evidence: ``{label: [{text, origin, field, start, end, ...}]}``."""
+    if not evidence:
+        return "{}"
+    return json.dumps({lb: [e.as_dict() for e in items] for lb, items in evidence.items()}, ensure_ascii=False,
+                      sort_keys=True)
+
+
 def _row(
     msg: Message,
     scores: np.ndarray,
-    evidence: dict[str, str],
+    evidence: dict[str, list[Evidence]],
+    truncated: bool,
     thresholds: np.ndarray,
     model: ScoringModel,
     settings: ScoreSettings,
@@ -123,6 +155,7 @@ def _row(
         ctx = message_context(msg, settings.org_domains)
         direction, bulk, reason = str(ctx.direction), bool(ctx.bulk), str(ctx.reason)
     labels = flagged_labels(scores, thresholds)
+    queue, queue_reason = queue_decision(labels, evidence, direction, bulk, settings.queue)
     row: dict[str, Any] = {
         "message_id": msg.message_id,
         "source": msg.source,
@@ -135,16 +168,21 @@ def _row(
         "subject": msg.subject,
         "body": msg.body,
         "quoted": msg.quoted,
+        "html_text": msg.html_text,
+        "attachment_text": msg.attachment_text,
         "attachments": "; ".join(msg.attachments),
+        "unscored_attachments": "; ".join(msg.unscored_attachments),
+        "truncated": msg.truncated or truncated,
         "labels": labels,
-        "evidence": json.dumps(evidence, ensure_ascii=False, sort_keys=True) if evidence else "{}",
+        "evidence": evidence_json(evidence),
         "model_version": model.version,
         "run_id": model.run_id,
         "direction": direction,
         "bulk": bulk,
         "context_reason": reason,
         "duplicate_of": duplicate_of,
-        "queue": should_queue(labels, direction, bulk, settings.queue) and not duplicate_of,
+        "queue": queue and not duplicate_of,
+        "queue_reason": queue_reason if queue and not duplicate_of else "",
         "content_hash": msg.content_hash,
     }
     row.update({col: float(s) for col, s in zip(SCORE_COLUMNS, scores, strict=True)})

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from mailguard.evidence import describe, parse_evidence
 from mailguard.taxonomy import LABELS, SCORE_COLUMNS
 from serve.scoring import outputs
 
@@ -66,7 +67,7 @@ def summarise(results: Path, run: dict[str, Any]) -> tuple[dict[str, Any], dict[
             item = ((bool(frame.at[i, "queue"]), float(peak[i])), -(totals["rows"] - len(frame) + int(i)), {
                 "message_id": frame.at[i, "message_id"], "source": frame.at[i, "source"],
                 "labels": frame.at[i, "labels"], "score": float(peak[i]), "queue": bool(frame.at[i, "queue"]),
-                "direction": frame.at[i, "direction"], "evidence": json.loads(frame.at[i, "evidence"] or "{}"),
+                "direction": frame.at[i, "direction"], "evidence": parse_evidence(frame.at[i, "evidence"]),
             })
             if len(top) < TOP_N:
                 heapq.heappush(top, item)
@@ -152,7 +153,8 @@ def render_html(summary: dict[str, Any], hist: dict[str, list[int]], top: list[d
         f"<h2>Top flagged messages</h2><p>Queued first, then by score; at most {TOP_N}.</p>" + _table(
             ["message id", "source", "labels", "score", "queued", "evidence"],
             [[r["message_id"], r["source"], r["labels"], f"{r['score']:.3f}", r["queue"],
-              "; ".join(f"{k}: {_clip(v)}" for k, v in r["evidence"].items())] for r in top]),
+              "; ".join(f"{k}: {_clip(v[0].get('text', ''))} ({describe(v[0])})" for k, v in r["evidence"].items() if v)]
+             for r in top]),
         "<h2>Errors by kind</h2>" + (_table(["kind", "rows"], list(map(list, summary["errors_by_kind"].items())))
                                      if summary["errors_by_kind"] else "<p>None.</p>"),
         "<h2>This run</h2>" + _table(

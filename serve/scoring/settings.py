@@ -16,7 +16,9 @@ from mailguard.taxonomy import LABELS, check_label
 DEFAULT_CONFIG = Path("mailguard.toml")
 
 _SCORE_KEYS = {"model", "out", "workers", "batch_size", "review_db", "log_format", "inputs"}
-_QUEUE_KEYS = {"inbound_bulk_labels", "queue_inbound"}
+_QUEUE_KEYS = {"inbound_bulk_labels", "queue_inbound", "quoted_only"}
+#: What happens to a message flagged only for text it quotes or forwards (``[queue] quoted_only``).
+QUOTED_ONLY_RULES = ("queue", "report")
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,14 @@ class QueueRules:
     (newsletters, marketing, lists) is scored and reported but queued only for the
     labels in ``inbound_bulk_labels`` (none by default: it is not staff conduct).
     ``queue_inbound = False`` keeps *all* inbound mail out of the queue.
+    ``quoted_only`` decides for a message flagged only for what it quotes or forwards:
+    ``queue`` (default: a reviewer decides, the row says "in quoted/forwarded text") or
+    ``report`` (kept in the results, not queued). See docs/nightly.md.
     """
 
     inbound_bulk_labels: frozenset[str] = frozenset()
     queue_inbound: bool = True
+    quoted_only: str = "queue"
 
 
 @dataclass(frozen=True)
@@ -161,4 +167,7 @@ def _queue_rules(queue: dict[str, Any], where: str) -> QueueRules:
     inbound = queue.get("queue_inbound", True)
     if not isinstance(inbound, bool):
         raise ConfigError(f"{where}: [queue] queue_inbound must be true or false")
-    return QueueRules(inbound_bulk_labels=checked, queue_inbound=inbound)
+    quoted = queue.get("quoted_only", "queue")
+    if quoted not in QUOTED_ONLY_RULES:
+        raise ConfigError(f"{where}: [queue] quoted_only must be one of {', '.join(QUOTED_ONLY_RULES)}, got {quoted!r}")
+    return QueueRules(inbound_bulk_labels=checked, queue_inbound=inbound, quoted_only=quoted)
