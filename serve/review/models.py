@@ -21,8 +21,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 PENDING, ESCALATED, CONFIRMED, NOT_VIOLATION = "pending", "escalated", "confirmed", "not_violation"
 STATUSES = (PENDING, ESCALATED, CONFIRMED, NOT_VIOLATION)
 OPEN_STATUSES = (PENDING, ESCALATED)
-#: Roles; a user may hold several (stored ";"-joined).
+#: Roles; a user may hold several (stored ";"-joined), but never both admin and investigator.
 ROLES = ("reviewer", "investigator", "admin")
+#: Roles an admin cannot hand out alone on the web: a second admin approves (or the server's CLI grants).
+PRIVILEGED_ROLES = ("investigator", "admin")
+#: History entry written when an investigator reopens a decided item.
+REOPENED = "reopened"
 
 
 def utcnow() -> datetime:
@@ -53,6 +57,15 @@ class User(Base):
     def can_review(self) -> bool:
         """Return whether the user may read mail: reviewers and investigators (not plain admins)."""
         return bool(self.role_set & {"reviewer", "investigator"})
+
+    @property
+    def can_reveal(self) -> bool:
+        """Return whether the user may reveal identities and reopen decisions: investigators that are not admins.
+
+        An account holding both roles (possible only in a database written before migration 0002)
+        gets neither power: an admin must never be able to hand themself the investigator's.
+        """
+        return "investigator" in self.role_set and "admin" not in self.role_set
 
 
 class Item(Base):
@@ -153,3 +166,54 @@ class AuditEvent(Base):
     item_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     ip: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[str] = mapped_column(Text, default="")  # JSON of ids/filters/counts only
+
+
+class LoginSession(Base):
+    """A server-side login session; the cookie carries its random token, stored here only as a hash."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_user_ip", "user_id", "ip", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex of the cookie token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_reason: Mapped[str] = mapped_column(String(40), default="")  # logout, idle, expired, password...
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class LoginAttempt(Base):
+    """Failed and refused logins in the current window of one key: a (user, address) pair, a user, an address."""
+
+    __tablename__ = "login_attempts"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # pair | user | ip
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)  # "" for scope ip
+    ip: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" for scope user
+    window_start: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # Failed (or still being checked) attempts: a login counts as failed until its password verifies.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Attempts turned away over the limit: counted here, audited once per key and window.
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RoleGrant(Base):
+    """A privileged role (investigator, admin) asked for by one admin; another admin approves or rejects it."""
+
+    __tablename__ = "role_grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | approved | rejected
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)  # None: the CLI
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
