@@ -1,4 +1,4 @@
-"""``mailguard review``: serve the reviewer app, add users, load results, export decisions and the audit log."""
+"""``mailguard review``: serve the reviewer app, manage users, load results, export decisions and the audit log."""
 
 from __future__ import annotations
 
@@ -27,14 +27,18 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     db: DbOption = None,
 ) -> None:
-    """Run the review web app (needs MAILGUARD_SECRET_KEY)."""
+    """Run the review web app (MAILGUARD_SECRET_KEY, or a key generated next to the database on first start)."""
     import uvicorn
 
-    from serve.review.main import create_app
+    from mailguard.cli.app import log_progress
+    from serve.review.main import create_app, server_config
     from serve.review.settings import load_settings
 
-    application = run_or_exit(lambda: create_app(load_settings(db)))
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+    log_progress()  # the line saying where a generated secret key went
+    settings = run_or_exit(lambda: load_settings(db))
+    application = create_app(settings)
+    config = server_config(application, settings, host=host, port=port, log_level="info", access_log=False)
+    uvicorn.Server(config).run()
 
 
 @review_app.command("add-user")
@@ -48,16 +52,61 @@ def add_user(
     from serve.review.settings import resolve_db_url
     from serve.review.users import create_user
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Repeat password: ") != password:
-            typer.echo("error: passwords do not match", err=True)
-            raise typer.Exit(2)
+    password = _read_password(password_stdin)
     roles = [r for value in role for r in value.split(",")]
     granted = run_or_exit(lambda: create_user(resolve_db_url(db), name, password, roles))
     typer.echo(f"added {name} ({granted.replace(';', ', ')})")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != password:
+        typer.echo("error: passwords do not match", err=True)
+        raise typer.Exit(2)
+    return password
+
+
+@review_app.command("set-password")
+def set_password(
+    name: Annotated[str, typer.Argument(help="User whose password to set.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Set a user's password; every session of that user ends."""
+    from serve.review.settings import resolve_db_url
+    from serve.review.users import change_password
+
+    password = _read_password(password_stdin)
+    ended = run_or_exit(lambda: change_password(resolve_db_url(db), name, password))
+    typer.echo(f"password of {name} changed; {ended} session(s) ended")
+
+
+@review_app.command("revoke-sessions")
+def revoke_sessions(
+    name: Annotated[str, typer.Argument(help="User whose sessions to end.")],
+    db: DbOption = None,
+) -> None:
+    """End every session of a user now (audited)."""
+    from serve.review.settings import resolve_db_url
+    from serve.review.users import revoke_sessions as revoke
+
+    ended = run_or_exit(lambda: revoke(resolve_db_url(db), name))
+    typer.echo(f"{ended} session(s) of {name} ended")
+
+
+@review_app.command("grant-investigator")
+def grant_investigator(
+    name: Annotated[str, typer.Argument(help="User to give the investigator role (never an admin account).")],
+    db: DbOption = None,
+) -> None:
+    """Give a user the investigator role from the server (the web app needs a second admin's approval)."""
+    from serve.review.grants import grant_role
+    from serve.review.settings import resolve_db_url
+
+    roles = run_or_exit(lambda: grant_role(resolve_db_url(db), name, "investigator"))
+    typer.echo(f"{name} now holds: {roles.replace(';', ', ')}")
 
 
 @review_app.command()
@@ -79,7 +128,7 @@ def export(
     out: Annotated[Path, typer.Argument(help="OUT.parquet or OUT.jsonl")],
     db: DbOption = None,
 ) -> None:
-    """Write reviewed items as labelled training rows (source=review) for data.review_exports."""
+    """Write reviewed items as labelled training rows (source=review) for data.review_exports (0600)."""
     from serve.review.export import export_reviewed
     from serve.review.settings import resolve_db_url
 
@@ -92,7 +141,7 @@ def audit_export(
     out: Annotated[Path, typer.Argument(help="OUT.csv")],
     db: DbOption = None,
 ) -> None:
-    """Write the audit log as CSV."""
+    """Write the audit log as CSV (0600)."""
     from serve.review.audit import export_audit_csv
     from serve.review.settings import resolve_db_url
 

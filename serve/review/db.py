@@ -13,7 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailguard.errors import ConfigError
-from serve.review.settings import normalise_db_url
+from serve.review.files import create_private
+from serve.review.settings import normalise_db_url, sqlite_path
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: How long a SQLite writer waits for the lock before failing: long enough for 50 concurrent reviewers.
@@ -34,13 +35,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def get_engine(db_url: str) -> Engine:
     """Return the shared engine for ``db_url`` (created once per URL and process).
 
-    Statement parameters are hidden from error messages: they can hold message text.
+    Statement parameters are hidden from error messages: they can hold message text. A SQLite file
+    is created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
     """
     url = normalise_db_url(db_url)
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db_file = sqlite_path(url)
+        if db_file is not None:
+            create_private(db_file)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_size=64,
             max_overflow=16, hide_parameters=True,

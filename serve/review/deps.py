@@ -1,4 +1,4 @@
-"""FastAPI dependencies as Annotated aliases: settings, database session, logged-in user by role, CSRF."""
+"""FastAPI dependencies as Annotated aliases: settings, database session, logged-in user by role, CSRF, ids."""
 
 from __future__ import annotations
 
@@ -6,16 +6,21 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi import Path as PathParam
 from sqlalchemy.orm import Session
 
-from serve.review.db import session_scope
+from serve.review.db import session_factory
 from serve.review.models import User
 from serve.review.security import csrf_matches
+from serve.review.sessions import resume_session
 from serve.review.settings import ReviewSettings
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+SESSION_TOKEN = "sid"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+#: Largest id or version a route accepts: PostgreSQL's INTEGER; beyond it a lookup would fail, not miss.
+MAX_DB_INT = 2**31 - 1
 
 
 class LoginRequired(Exception):
@@ -31,30 +36,44 @@ Settings = Annotated[ReviewSettings, Depends(get_settings)]
 
 
 def get_db(settings: Settings) -> Iterator[Session]:
-    """Yield a session for one request; committed when the route returns without error."""
-    with session_scope(settings.db) as session:
+    """Yield a session for one request; whatever the route did not commit itself is rolled back.
+
+    Routes commit an action and its audit record together before they return, so nothing is
+    answered before it is on record, and an action whose audit record was never committed never
+    happened (the dependency's own exit may run only after the response is sent).
+    """
+    session = session_factory(settings.db)()
+    try:
         yield session
+    finally:
+        session.rollback()
+        session.close()
 
 
 Db = Annotated[Session, Depends(get_db)]
 
 
 def client_ip(request: Request) -> str:
-    """Return the peer address of the request (the app is served behind no trusted proxy by default)."""
+    """Return the client address: the peer, or what a proxy listed in ``trusted_proxies`` forwarded."""
     return request.client.host if request.client else ""
 
 
 ClientIp = Annotated[str, Depends(client_ip)]
 
 
-def current_user(request: Request, db: Db) -> User:
-    """Return the logged-in, active user; raise ``LoginRequired`` otherwise."""
-    uid = request.session.get("uid")
-    user = db.get(User, uid) if isinstance(uid, int) else None
-    if user is None or not user.active:
+def current_user(request: Request, db: Db, settings: Settings) -> User:
+    """Return the active user of the request's live server-side session; raise ``LoginRequired`` otherwise."""
+    token = request.session.get(SESSION_TOKEN)
+    found = None
+    if isinstance(token, str):
+        found = resume_session(
+            db, token, idle_timeout_s=settings.session_idle_timeout_s, max_age_s=settings.session_max_age_s
+        )
+        db.commit()  # a touched or timed-out session is written now, before the route runs
+    if found is None or not found.user.active:
         request.session.clear()
         raise LoginRequired()
-    return user
+    return found.user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -69,12 +88,23 @@ def _need(allowed: set[str], what: str):  # type: ignore[no-untyped-def]
     return check
 
 
+def _investigator(user: CurrentUser) -> User:
+    if not user.can_reveal:
+        raise HTTPException(status_code=403, detail="this needs the investigator role (held by no admin account)")
+    return user
+
+
 #: May read mail and decide: reviewers and investigators (an admin needs one of these roles too).
 Reviewer = Annotated[User, Depends(_need({"reviewer", "investigator"}, "reviewer or investigator"))]
-#: May reveal real identities.
-Investigator = Annotated[User, Depends(_need({"investigator"}, "investigator"))]
+#: May reveal real identities and reopen decisions.
+Investigator = Annotated[User, Depends(_investigator)]
 #: Manages users and reads the audit log.
 Admin = Annotated[User, Depends(_need({"admin"}, "admin"))]
+
+#: Path ids beyond the database's integer range are 422, not a failed lookup.
+ItemId = Annotated[int, PathParam(ge=1, le=MAX_DB_INT)]
+UserId = Annotated[int, PathParam(ge=1, le=MAX_DB_INT)]
+GrantId = Annotated[int, PathParam(ge=1, le=MAX_DB_INT)]
 
 
 async def check_csrf(request: Request) -> None:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import select
 
-from mailguard.errors import ConfigError, InputError
+from mailguard.errors import InputError
 from mailguard.taxonomy import LABELS
 from serve.review import audit
 from serve.review.db import migrate, session_scope
+from serve.review.files import private_output
 from serve.review.models import CONFIRMED, NOT_VIOLATION, Item
 from serve.review.presenters import reviewer_alias
+from serve.review.settings import resolve_secret_key
 
 #: Column order of an export: the prepared-dataset columns first, then decision metadata.
 EXPORT_COLUMNS = ("text", *LABELS, "source", "decision", "reviewer", "decided_at", "item_id", "model_version")
@@ -48,24 +49,23 @@ def reviewed_frame(db_url: str, secret_key: str) -> pd.DataFrame:
 
 
 def export_reviewed(db_url: str, out_path: str | Path, *, secret_key: str | None = None, actor: str = "cli") -> int:
-    """Return the number of reviewed items written to ``out_path`` (.parquet or .jsonl) as training rows.
+    """Return the number of reviewed items written to ``out_path`` (.parquet or .jsonl, 0600) as training rows.
 
     Confirmed labels are 1, everything else 0; a not-a-violation decision gives a row of zeros.
-    The reviewer is pseudonymised with ``secret_key`` (default: MAILGUARD_SECRET_KEY).
+    The reviewer is pseudonymised with ``secret_key`` (default: the app's key, see ``resolve_secret_key``).
     """
-    secret = secret_key or os.environ.get("MAILGUARD_SECRET_KEY", "")
-    if not secret:
-        raise ConfigError("set MAILGUARD_SECRET_KEY: reviewer pseudonyms in the export are keyed by it")
+    secret = secret_key or resolve_secret_key(db_url)
     out_path = Path(out_path)
     if out_path.suffix not in {".parquet", ".jsonl"}:
         raise InputError(f"export path must end in .parquet or .jsonl, got {out_path.name}")
     migrate(db_url)
     frame = reviewed_frame(db_url, secret)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    if out_path.suffix == ".parquet":
-        frame.to_parquet(out_path, index=False)
-    else:
-        frame.to_json(out_path, orient="records", lines=True, force_ascii=False)
-    with session_scope(db_url) as session:
+    with session_scope(db_url) as session:  # on record before the file exists
         audit.record(session, "export", actor=actor, rows=len(frame), path=out_path.name)
+    if out_path.suffix == ".parquet":
+        with private_output(out_path, "wb") as fh:
+            frame.to_parquet(fh, index=False)
+    else:
+        with private_output(out_path, "w", encoding="utf-8") as fh:
+            frame.to_json(fh, orient="records", lines=True, force_ascii=False)
     return len(frame)

@@ -6,15 +6,25 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+#: Versions beyond PostgreSQL's INTEGER could not match any item: 422, not a failed query.
+_MAX_VERSION = 2**31 - 1
+
 
 class DecisionIn(BaseModel):
     """A reviewer's decision; ``version`` is the item version the reviewer saw."""
 
     decision: str = Field(pattern="^(confirmed|not_violation|escalated)$")
-    version: int = Field(ge=1)
-    labels: list[str] = Field(default_factory=list)
+    version: int = Field(ge=1, le=_MAX_VERSION)
+    labels: list[str] = Field(default_factory=list, max_length=50)
     note: str = Field(default="", max_length=5000)
-    escalate_to: str = ""
+    escalate_to: str = Field(default="", max_length=80)
+
+
+class ReopenIn(BaseModel):
+    """An investigator's reopening of a decided item; ``note`` says why (required)."""
+
+    version: int = Field(ge=1, le=_MAX_VERSION)
+    note: str = Field(min_length=1, max_length=5000)
 
 
 class ItemSummary(BaseModel):

@@ -31,3 +31,11 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     context["csrf_token"] = csrf_token(request)
     context["flash"] = request.session.pop("flash", None)
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def too_many_attempts(request: Request, window_s: int, name: str, **context: Any) -> HTMLResponse:
+    """Return page ``name`` as a 429 saying when to try again (login throttling)."""
+    msg = f"Too many failed logins. Try again in {max(1, window_s // 60)} minutes."
+    response = render(request, name, status_code=429, error=msg, **context)
+    response.headers["Retry-After"] = str(window_s)
+    return response

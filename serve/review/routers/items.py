@@ -11,17 +11,29 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from serve.review import audit
-from serve.review.decisions import DecisionConflict, InvalidDecision, ItemNotFound, history, record_decision
-from serve.review.deps import ClientIp, Db, Investigator, Reviewer, Settings
+from serve.review.decisions import (
+    DecisionConflict,
+    InvalidDecision,
+    ItemClosed,
+    ItemNotFound,
+    NotAllowed,
+    decide_blocker,
+    history,
+    record_decision,
+    reopen_item,
+)
+from serve.review.deps import MAX_DB_INT, ClientIp, Db, Investigator, ItemId, Reviewer, Settings
 from serve.review.highlight import highlight
-from serve.review.models import Item, User
+from serve.review.models import CONFIRMED, NOT_VIOLATION, Item, User
 from serve.review.presenters import addresses, identity_out, item_out
 from serve.review.queue import neighbours
-from serve.review.schemas import DecisionIn, IdentityOut, ItemOut
+from serve.review.schemas import DecisionIn, IdentityOut, ItemOut, ReopenIn
 from serve.review.security import pseudonym
 from serve.review.templating import render
 
 router = APIRouter(tags=["items"])
+
+_STATUS = {ItemNotFound: 404, NotAllowed: 403, DecisionConflict: 409, ItemClosed: 409, InvalidDecision: 422}
 
 
 def _item(db: Session, item_id: int) -> Item:
@@ -43,11 +55,20 @@ def _decide(db: Session, item_id: int, user: User, body: DecisionIn, ip: str) ->
             db, item_id, user, decision=body.decision, version=body.version, labels=body.labels,
             note=body.note, escalate_to=body.escalate_to, ip=ip,
         )  # fmt: skip
-    except (ItemNotFound, DecisionConflict, InvalidDecision) as e:
+    except tuple(_STATUS) as e:
         db.rollback()  # nothing to keep; frees the write lock the unmatched UPDATE took
-        status = 404 if isinstance(e, ItemNotFound) else 409 if isinstance(e, DecisionConflict) else 422
-        raise HTTPException(status_code=status, detail=str(e)) from e
+        raise HTTPException(status_code=_STATUS[type(e)], detail=str(e)) from e
     db.commit()  # release SQLite's write lock before any rendering
+    return item
+
+
+def _reopen(db: Session, item_id: int, user: User, body: ReopenIn, ip: str) -> Item:
+    try:
+        item = reopen_item(db, item_id, user, version=body.version, note=body.note, ip=ip)
+    except tuple(_STATUS) as e:
+        db.rollback()
+        raise HTTPException(status_code=_STATUS[type(e)], detail=str(e)) from e
+    db.commit()
     return item
 
 
@@ -70,12 +91,13 @@ def _page(
         cc=[pseudonym(a, secret) for a in addresses(item.cc)], identity=identity, error=error,
         history=history(db, item.id), prev_id=prev_id, next_id=next_id,
         escalate_choices=[u.username for u in reviewers if u.can_review],
-        can_reveal="investigator" in user.role_set,
+        can_reveal=user.can_reveal, decide_blocker=decide_blocker(item, user),
+        can_reopen=user.can_reveal and item.status in (CONFIRMED, NOT_VIOLATION),
     )  # fmt: skip
 
 
 @router.get("/api/items/{item_id}", response_model=ItemOut)
-def item_api(item_id: int, db: Db, user: Reviewer, settings: Settings, ip: ClientIp) -> ItemOut:
+def item_api(item_id: ItemId, db: Db, user: Reviewer, settings: Settings, ip: ClientIp) -> ItemOut:
     item = _item(db, item_id)
     out = item_out(db, item, settings.secret_key.get_secret_value())
     _audit_now(db, "view_item", user, item, ip)
@@ -83,20 +105,20 @@ def item_api(item_id: int, db: Db, user: Reviewer, settings: Settings, ip: Clien
 
 
 @router.post("/api/items/{item_id}/decision", response_model=ItemOut)
-def decide_api(item_id: int, body: DecisionIn, db: Db, user: Reviewer, settings: Settings, ip: ClientIp) -> ItemOut:
+def decide_api(item_id: ItemId, body: DecisionIn, db: Db, user: Reviewer, settings: Settings, ip: ClientIp) -> ItemOut:
     item = _decide(db, item_id, user, body, ip)
     return item_out(db, item, settings.secret_key.get_secret_value())
 
 
 @router.post("/api/items/{item_id}/reveal", response_model=IdentityOut)
-def reveal_api(item_id: int, db: Db, user: Investigator, ip: ClientIp) -> IdentityOut:
+def reveal_api(item_id: ItemId, db: Db, user: Investigator, ip: ClientIp) -> IdentityOut:
     item = _item(db, item_id)
     _audit_now(db, "reveal", user, item, ip)
     return identity_out(item)
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
-def item_page(request: Request, item_id: int, db: Db, user: Reviewer, settings: Settings, ip: ClientIp) -> Response:
+def item_page(request: Request, item_id: ItemId, db: Db, user: Reviewer, settings: Settings, ip: ClientIp) -> Response:
     item = _item(db, item_id)
     response = _page(request, db, item, user, settings)
     _audit_now(db, "view_item", user, item, ip)
@@ -106,13 +128,13 @@ def item_page(request: Request, item_id: int, db: Db, user: Reviewer, settings: 
 @router.post("/items/{item_id}/decision", response_class=HTMLResponse)
 def decide_page(
     request: Request,
-    item_id: int,
+    item_id: ItemId,
     db: Db,
     user: Reviewer,
     settings: Settings,
     ip: ClientIp,
     decision: Annotated[str, Form()],
-    version: Annotated[int, Form()],
+    version: Annotated[int, Form(ge=1, le=MAX_DB_INT)],
     labels: Annotated[list[str] | None, Form()] = None,
     note: Annotated[str, Form(max_length=5000)] = "",
     escalate_to: Annotated[str, Form()] = "",
@@ -133,8 +155,35 @@ def decide_page(
 
 
 @router.post("/items/{item_id}/reveal", response_class=HTMLResponse)
-def reveal_page(request: Request, item_id: int, db: Db, user: Investigator, settings: Settings, ip: ClientIp) -> Response:
+def reveal_page(request: Request, item_id: ItemId, db: Db, user: Investigator, settings: Settings, ip: ClientIp) -> Response:
     item = _item(db, item_id)
     response = _page(request, db, item, user, settings, identity=identity_out(item).model_dump())
     _audit_now(db, "reveal", user, item, ip)
     return response
+
+
+@router.post("/api/items/{item_id}/reopen", response_model=ItemOut)
+def reopen_api(item_id: ItemId, body: ReopenIn, db: Db, user: Investigator, settings: Settings, ip: ClientIp) -> ItemOut:
+    item = _reopen(db, item_id, user, body, ip)
+    return item_out(db, item, settings.secret_key.get_secret_value())
+
+
+@router.post("/items/{item_id}/reopen", response_class=HTMLResponse)
+def reopen_page(
+    request: Request,
+    item_id: ItemId,
+    db: Db,
+    user: Investigator,
+    settings: Settings,
+    ip: ClientIp,
+    version: Annotated[int, Form(ge=1, le=MAX_DB_INT)],
+    note: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    try:
+        item = _reopen(db, item_id, user, ReopenIn.model_construct(version=version, note=note), ip)
+    except HTTPException as e:
+        if e.status_code == 404:
+            raise
+        return _page(request, db, _item(db, item_id), user, settings, status_code=e.status_code, error=str(e.detail))
+    request.session["flash"] = f"Item {item.id} reopened."
+    return RedirectResponse(f"/items/{item.id}", status_code=303)

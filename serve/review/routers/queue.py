@@ -19,6 +19,9 @@ from serve.review.templating import render
 
 router = APIRouter(tags=["queue"])
 
+#: Highest page number accepted (422 beyond): far past any real queue, and its offset fits every database.
+MAX_PAGE = 1_000_000
+
 
 def _day(value: str, name: str) -> date | None:
     if not value:
@@ -39,7 +42,7 @@ def queue_filters(
     date_to: Annotated[str, Query()] = "",
     sort: Annotated[Literal["score", "date"], Query()] = "score",
     order: Annotated[Literal["desc", "asc"], Query()] = "desc",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int | None, Query(ge=1, le=500)] = None,
 ) -> QueueFilters:
     """Return validated queue filters from the query string (422 on an unknown value)."""
