@@ -237,7 +237,10 @@ def test_admin_manages_users(env: Env) -> None:  # noqa: F811
     carol = env.client()
     login(carol, "carol", "long enough password")
     assert carol.get("/api/queue").status_code == 200
-    assert [json.loads(e.detail)["username"] for e in _audit(env, "user_added")] == ["carol"]
+    added = [json.loads(e.detail) for e in _audit(env, "user_added")]
+    assert [(d["username"], d["roles"]) for d in added] == [("carol", "reviewer")]  # investigator awaits approval
+    assert [json.loads(e.detail)["role"] for e in _audit(env, "grant_requested")] == ["investigator"]
+    assert "data-grant-id=" in c.get("/admin/users").text  # listed for a second admin to approve
 
 
 @pytest.mark.parametrize("name", ["reviewer", "investigator"])

@@ -58,11 +58,18 @@ def test_db_url_comes_from_flag_then_env_then_mailguard_toml(tmp_path: Path, mon
         normalise_db_url("mysql://x")
 
 
-def test_settings_need_a_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_take_a_strong_key_or_generate_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MAILGUARD_SECRET_KEY", raising=False)
+    monkeypatch.delenv("MAILGUARD_REVIEW_SECRET_KEY_FILE", raising=False)
+    db = f"sqlite:///{tmp_path}/x.db"
+    generated = load_settings(db).secret_key.get_secret_value()  # no key set: one is generated next to the db
+    assert generated == (tmp_path / "x.db.secret-key").read_text().strip() and len(generated) == 64
+    monkeypatch.setenv("MAILGUARD_SECRET_KEY", " " * 16)
     with pytest.raises(ConfigError, match="MAILGUARD_SECRET_KEY"):
-        load_settings("sqlite:///x.db")
+        load_settings(db)
     monkeypatch.setenv("MAILGUARD_SECRET_KEY", SECRET)
     monkeypatch.setenv("MAILGUARD_REVIEW_COOKIE_SECURE", "true")
-    s = load_settings("sqlite:///x.db")
-    assert s.cookie_secure and s.secret_key.get_secret_value() == SECRET
+    s = load_settings(db)
+    assert s.cookie_secure is True and s.secret_key.get_secret_value() == SECRET
+    monkeypatch.delenv("MAILGUARD_REVIEW_COOKIE_SECURE")
+    assert load_settings(db).cookie_secure == "auto"
