@@ -6,6 +6,7 @@ import json
 
 from sqlalchemy.orm import Session
 
+from mailguard.evidence import parse_evidence
 from serve.review.decisions import history
 from serve.review.models import Item
 from serve.review.schemas import DecisionOut, IdentityOut, ItemOut, ItemSummary
@@ -39,7 +40,7 @@ def item_out(session: Session, item: Item, secret: str) -> ItemOut:
         to=[pseudonym(a, secret) for a in addresses(item.to)],
         cc=[pseudonym(a, secret) for a in addresses(item.cc)],
         attachments=item.attachments, labels=item.label_list, scores=json.loads(item.scores or "{}"),
-        evidence=json.loads(item.evidence or "{}"), direction=item.direction, bulk=item.bulk,
+        evidence=parse_evidence(item.evidence), direction=item.direction, bulk=item.bulk,
         context_reason=item.context_reason, model_version=item.model_version, run_id=item.run_id,
         status=item.status, confirmed_labels=item.confirmed_list,
         assigned_to=item.assigned_to.username if item.assigned_to else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -78,7 +79,7 @@ class ItemOut(BaseModel):
     attachments: str
     labels: list[str]
     scores: dict[str, float]
-    evidence: dict[str, str]
+    evidence: dict[str, list[dict[str, Any]]]  # {label: [item]}, as mailguard.evidence.parse_evidence reads it
     direction: str
     bulk: bool
     context_reason: str
