@@ -92,7 +92,18 @@ class Window:
 
 @lru_cache(maxsize=1)
 def _sentencizer() -> Any:
-    import spacy
+    import sys
+
+    # thinc (under spaCy) probes for torch when imported; the rule-based sentencizer needs none of it, and
+    # scoring with a linear or ONNX model must not pay for importing torch. Hide it during the import only.
+    hide = "torch" not in sys.modules
+    if hide:
+        sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import spacy
+    finally:
+        if hide and sys.modules.get("torch") is None:
+            del sys.modules["torch"]
 
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
 from mailguard.segments import Section, Window, WindowConfig, make_windows, text_sections
 from mailguard.taxonomy import LABELS
+from models.saved import save_classifier
 
 #: ``texts -> probabilities (n, labels)`` for short texts: what a family computes per window.
 UnitScorer = Callable[[list[str]], np.ndarray]
@@ -29,6 +30,28 @@ WINDOW_CHUNK = 4096
 MAX_EVIDENCE = 3
 #: Sentences per message and label that are read alone to rank evidence.
 MAX_CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a training run is: numbers only (safe to log and to show; never text)."""
+
+    epoch: int
+    epochs: int
+    step: int  # optimisation steps done in this epoch
+    steps: int  # steps per epoch
+    rows: int  # training rows seen in this epoch
+    seconds: float  # since the epoch started
+
+
+class TrainingCallback(Protocol):
+    """What ``fit`` reports while it trains; every family accepts a list of these."""
+
+    def on_step(self, progress: Progress) -> None:
+        """Called after each optimisation step (families without steps call it once per epoch)."""
+
+    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Called after each epoch with its metrics (losses, validation PR-AUC, seconds)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +118,7 @@ class Classifier(BaseEstimator):  # type: ignore[misc]
         *,
         X_val: Sequence[str] | None = None,
         Y_val: np.ndarray | None = None,
+        callbacks: Sequence[TrainingCallback] = (),
     ) -> Classifier:
         raise NotImplementedError
 
@@ -184,8 +208,6 @@ class Classifier(BaseEstimator):  # type: ignore[misc]
 
     def save(self, path: str | Path) -> Path:
         """Save the fitted model as a self-describing folder; return its path."""
-        from models.saved import save_classifier
-
         return save_classifier(self, Path(path))
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from mailguard.errors import ModelFormatError
 from mailguard.taxonomy import LABELS
-from models.base import Classifier
+from models.base import Classifier, TrainingCallback
 
 CHEAP_DIR = "cheap"
 EXPENSIVE_DIR = "expensive"
@@ -89,6 +89,7 @@ class CascadeClassifier(Classifier):
         *,
         X_val: Sequence[str] | None = None,
         Y_val: np.ndarray | None = None,
+        callbacks: Sequence[TrainingCallback] = (),
     ) -> CascadeClassifier:
         """Fit clones of ``cheap`` and ``expensive``, then the gates on validation; return ``self``."""
         from sklearn.base import clone
@@ -97,8 +98,8 @@ class CascadeClassifier(Classifier):
             raise ValueError("a cascade needs both a cheap and an expensive classifier")
         if X_val is None or Y_val is None:
             raise ValueError("a cascade needs validation data (X_val, Y_val) to choose its gates")
-        self.cheap_ = clone(self.cheap).fit(X, Y, sample_weight, X_val=X_val, Y_val=Y_val)
-        self.expensive_ = clone(self.expensive).fit(X, Y, sample_weight, X_val=X_val, Y_val=Y_val)
+        self.cheap_ = clone(self.cheap).fit(X, Y, sample_weight, X_val=X_val, Y_val=Y_val, callbacks=callbacks)
+        self.expensive_ = clone(self.expensive).fit(X, Y, sample_weight, X_val=X_val, Y_val=Y_val, callbacks=callbacks)
         self._finish(X_val, Y_val)
         return self
 

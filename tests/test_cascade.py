@@ -80,13 +80,7 @@ def test_cascade_keeps_recall_on_validation_and_escalates_only_some(cascade: Cas
     assert 0 < report["escalated_fraction"] < 1
 
 
-def test_cascade_saves_both_models_and_gates(cascade: CascadeClassifier, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import models.saved as saved
-
-    families = saved._families()
-    if "cascade" not in families:  # until models.saved registers the family (see the lead's wiring)
-        monkeypatch.setattr(saved, "_families", lambda: {**families, "cascade": CascadeClassifier})
+def test_cascade_saves_both_models_and_gates(cascade: CascadeClassifier, tmp_path: Path) -> None:
     cascade.expensive_ = LinearClassifier().fit(*_data(40))  # a savable family for the expensive side
     cascade.set_thresholds(np.full(len(LABELS), 0.4))
     X = _data(12)[0]

@@ -1,4 +1,4 @@
-"""Packaging for CPU scoring: the ONNX runtime is chosen by measured agreement; the cascade keeps recall."""
+"""Packaging for CPU scoring: ONNX precision is chosen by measured agreement; the cascade keeps recall."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -42,18 +43,19 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "dataset": root / "dataset.parquet"}
 
 
-def test_onnx_package_reports_agreement_and_scores_with_the_chosen_runtime(models: dict[str, Path]) -> None:
+def test_onnx_package_reports_agreement_and_scores_with_the_chosen_precision(models: dict[str, Path]) -> None:
     out = models["root"] / "onnx"
     report = package_onnx(models["transformer"], models["dataset"], out)
-    assert report["max_abs_diff"]["onnx"] < 1e-4
-    assert report["chosen_runtime"] == ("onnx-int8" if report["int8_ok"] else "onnx")
+    assert report["fp32"]["max_abs_diff"] < 1e-4
+    assert report["chosen"] == ("int8" if report["int8_ok"] else "fp32")
     saved = json.loads((out / REPORT_FILE).read_text())
-    assert saved["onnx"]["chosen_runtime"] == report["chosen_runtime"]
+    assert saved["onnx"]["chosen"] == report["chosen"]
     packaged = load_classifier(out)
-    assert packaged.runtime_ == report["chosen_runtime"]
+    assert packaged.family == "onnx" and packaged.get_params()["precision"] == report["chosen"]
     original = load_classifier(models["transformer"])
-    diff = abs(packaged.predict_proba(tiny.TEXTS) - original.predict_proba(tiny.TEXTS)).max()
-    assert diff <= report["max_abs_diff"][report["chosen_runtime"]] + 1e-6
+    np.testing.assert_array_equal(packaged.thresholds_, original.thresholds_)
+    diff = abs(packaged.score_texts(tiny.TEXTS).proba - original.score_texts(tiny.TEXTS).proba).max()
+    assert diff <= report[report["chosen"]]["max_abs_diff"] + 1e-6
 
 
 def test_cascade_package_keeps_recall_and_loads_as_one_model(models: dict[str, Path]) -> None:

@@ -34,7 +34,7 @@ def _register(model_dir: Path) -> str:
         configure_mlflow()
         with mlflow.start_run(run_name=f"package-{meta['family']}") as run:
             run_id = run.info.run_id
-    tags = {"family": meta["family"], "runtime": str(meta.get("runtime", "")), "data_revision": meta.get("data_revision", "")}
+    tags = {"family": meta["family"], "data_revision": meta.get("data_revision", "")}
     return log_and_register(model_dir, run_id=run_id, tags=tags).version
 
 
@@ -58,13 +58,16 @@ def onnx_command(
     max_int8_drop: Annotated[float, typer.Option(help="Keep int8 only if no label's PR-AUC drops more.")] = 0.005,
     register: RegisterOpt = False,
 ) -> None:
-    """Export to ONNX (fp32 + int8), compare with torch on the test split, keep the best runtime."""
+    """Export to an inference-only ONNX folder (fp32 or int8, whichever keeps the decisions; no torch needed)."""
 
     def _run() -> None:
         from pipelines.package import package_onnx
 
         report = package_onnx(model, data, out, max_int8_drop=max_int8_drop)
-        typer.echo(json.dumps({k: report[k] for k in ("max_abs_diff", "int8_ok", "chosen_runtime", "seconds")}, indent=2))
+        summary = {p: {"min_decision_agreement": min(report[p]["decision_agreement"].values()),
+                       "max_pr_auc_drop": max(report[p]["pr_auc_drop"].values(), default=0.0),
+                       "seconds": report[p]["seconds"]["candidate"]} for p in ("fp32", "int8")}
+        typer.echo(json.dumps({**summary, "int8_ok": report["int8_ok"], "chosen": report["chosen"]}, indent=2))
 
     _package(_run, out, register)
 
@@ -110,5 +113,25 @@ def thresholds_command(
             typer.echo(f"{lb:<20} threshold {m['old_threshold']:.3f} -> {m['new_threshold']:.3f}   "
                        f"validation precision {m['old_precision']:.3f} -> {m['new_precision']:.3f}, "
                        f"recall {m['old_recall']:.3f} -> {m['new_recall']:.3f}")
+
+    _package(_run, out, register)
+
+
+@package_app.command("convert")
+def convert_command(
+    model: Annotated[Path, typer.Argument(help="Model folder saved with a pickled linear payload (linear.joblib).")],
+    out: Annotated[Path, typer.Option(help="New folder for the converted copy.")],
+    register: RegisterOpt = False,
+) -> None:
+    """Re-save a model whose linear payload is a pickle as arrays + JSON (which loading never executes).
+
+    Unpickling runs code: convert only a model you trained yourself or otherwise trust.
+    """
+
+    def _run() -> None:
+        from models.linear_payload import convert_pickled
+
+        converted = convert_pickled(model, out)
+        typer.echo(f"converted {len(converted)} linear payload(s) into {out}")
 
     _package(_run, out, register)

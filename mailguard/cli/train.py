@@ -56,7 +56,7 @@ def train(
             if version is not None:
                 typer.echo(f"champion already registered (mailguard version {version}); not training")
                 return
-        result = run_training(params, data, out, register=register)
+        result = run_training(params, data, out, register=register, show_progress=True)
         typer.echo(
             f"trained {params['train'].get('family', 'linear')} model -> {result.model_dir} "
             f"(run {result.run_id}, version {result.version}, {result.seconds:.0f} s); "
