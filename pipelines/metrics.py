@@ -190,6 +190,7 @@ def choose_thresholds(
     Y_val: np.ndarray,
     rule: ThresholdRule = "best_f1",
     precision_target: float = 0.8,
+    min_recall: float = 0.0,
 ) -> np.ndarray:
     """Return one decision threshold per label chosen on validation data.
 
@@ -200,6 +201,10 @@ def choose_thresholds(
     - ``"precision_target"``: the lowest threshold whose validation precision is at
       least ``precision_target`` (the most recall that keeps reviewers' precision);
       when no threshold reaches the target, falls back to the ``best_f1`` threshold.
+
+    Either rule keeps at least ``min_recall`` of the label's validation positives: a threshold
+    with less recall is replaced by the best-F1 threshold among those that keep it (so no
+    label is effectively switched off by a precision target reached only by its top few scores).
 
     A label with no positive example in validation gets :data:`DEFAULT_THRESHOLD` (0.5).
     Thresholds that would flag every validation message are never chosen; a label whose
@@ -223,12 +228,15 @@ def choose_thresholds(
         precision, recall, thr = precision[useful], recall[useful], thr[useful]
         with np.errstate(invalid="ignore", divide="ignore"):
             f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-        best_f1 = float(thr[np.flatnonzero(f1 == f1.max())[-1]])
-        if rule == "best_f1":
-            out[j] = best_f1
-            continue
-        ok = np.flatnonzero(precision >= precision_target)
-        out[j] = float(thr[ok[0]]) if ok.size else best_f1
+        best = int(np.flatnonzero(f1 == f1.max())[-1])
+        if rule == "precision_target":
+            ok = np.flatnonzero(precision >= precision_target)
+            best = int(ok[0]) if ok.size else best
+        if recall[best] < min_recall:
+            keeps = np.flatnonzero(recall >= min_recall)
+            if keeps.size:
+                best = int(keeps[np.argmax(f1[keeps])])
+        out[j] = float(thr[best])
     return out
 
 

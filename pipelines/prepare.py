@@ -11,12 +11,11 @@ and the dataset card. Only counts are logged, never message text.
 from __future__ import annotations
 
 import glob
-import importlib
+import hashlib
 import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,17 +27,25 @@ from scipy.sparse.csgraph import connected_components
 
 from mailguard.config import section
 from mailguard.errors import ConfigError, InputError
+from mailguard.segments import WindowConfig
 from mailguard.taxonomy import LABELS
 from mailguard.text import clean_whitespace, normalise_for_matching
+from pipelines.authored import generate_authored
+from pipelines.clean_mail import clean_mail_rows
 from pipelines.dataset_card import write_dataset_card
 from pipelines.dedup import near_duplicate_groups
 from pipelines.sources import ADAPTERS, COLUMNS, load_source
-from pipelines.splits import SPLITS, assign_splits
+from pipelines.splits import SPLITS, stable_splits
+from pipelines.train import scoring_unit
+from pipelines.units import unit_rows
+from pipelines.written_mail import written_rows
 
 log = logging.getLogger(__name__)
 
 #: Column order of the prepared dataset (docs/ARCHITECTURE.md, "Prepared dataset").
-OUTPUT_COLUMNS: tuple[str, ...] = ("text", *LABELS, "source", "split", "weak", "template_id", "group_id")
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    "text", *LABELS, "source", "split", "weak", "template_id", "group_id", "split_key", "unit",
+)
 REVIEW_SOURCE = "review"
 EVALUATION_ONLY = frozenset({"crows_pairs"})  # MANIFEST §8: "should not be used to train any ML models"
 
@@ -54,6 +61,12 @@ DEFAULTS: dict[str, Any] = {
     "sources": None,  # None = every adapter in pipelines.sources.ADAPTERS
     "review_exports": [],
     "min_text_chars": 8,  # normalised characters; shorter texts ("ok", "lol") carry no policy signal
+    "use_written": True,
+    "written_root": "data/written",
+    "unit_windows": 2,
+    "expand_sources": [],
+    "uncapped_clean_sources": [],
+    "fixed_splits": {},
 }
 
 
@@ -112,7 +125,11 @@ def conform(frame: pd.DataFrame, origin: str, default_source: str) -> pd.DataFra
         out["weak"] = False
     if "template_id" not in out.columns:
         out["template_id"] = ""
+    if "split_key" not in out.columns:
+        out["split_key"] = ""
+    unit = out["unit"].fillna("message").astype(str) if "unit" in out.columns else pd.Series("message", index=out.index)
     out = out[list(COLUMNS)]
+    out["unit"] = unit
     out["text"] = out["text"].fillna("").astype(str)
     for label in LABELS:
         values = pd.to_numeric(out[label], errors="coerce").fillna(0)
@@ -120,48 +137,33 @@ def conform(frame: pd.DataFrame, origin: str, default_source: str) -> pd.DataFra
     out["source"] = out["source"].fillna(default_source).astype(str)
     out["weak"] = out["weak"].fillna(False).astype(bool)
     out["template_id"] = out["template_id"].fillna("").astype(str)
+    out["split_key"] = out["split_key"].fillna("").astype(str)
     return out.reset_index(drop=True)
 
 
-def cap_rows(frame: pd.DataFrame, cap: int | None, seed: int) -> pd.DataFrame:
+def cap_rows(frame: pd.DataFrame, cap: int | None, seed: int, *, keep_all_clean: bool = False) -> pd.DataFrame:
     """Return at most ``cap`` rows of one source, sampled deterministically, keeping positives first.
 
     Positives are all kept when they fit beside the clean rows or within half the cap; otherwise each
     side gets at least half the cap. So a source that is mostly clean keeps every positive, and a large
-    balanced one (Enron-Spam) keeps both its ham and its spam.
+    balanced one (Enron-Spam) keeps both its ham and its spam. With ``keep_all_clean`` every clean row
+    is kept and only the positives are capped (at half the cap): real ordinary mail is the scarcest
+    thing in the training data.
     """
     if cap is None or cap <= 0 or len(frame) <= cap:
         return frame
     positive = frame[list(LABELS)].to_numpy().any(axis=1)
     pos_idx, clean_idx = np.flatnonzero(positive), np.flatnonzero(~positive)
     rng = np.random.default_rng(seed)
+    if keep_all_clean:
+        picked = rng.choice(pos_idx, size=min(len(pos_idx), cap // 2), replace=False)
+        return frame.iloc[np.sort(np.concatenate((picked, clean_idx)))].reset_index(drop=True)
     n_pos = min(len(pos_idx), max(cap - len(clean_idx), cap // 2))
     n_clean = min(len(clean_idx), cap - n_pos)
     keep = np.concatenate(
         (rng.choice(pos_idx, size=n_pos, replace=False), rng.choice(clean_idx, size=n_clean, replace=False))
     )
     return frame.iloc[np.sort(keep)].reset_index(drop=True)
-
-
-def _optional_rows(
-    module_name: str, function_name: str, call: Callable[[Callable[..., Any]], Any]
-) -> pd.DataFrame | None:
-    """Return ``module.function``'s rows, or None (with a warning) when the module is not written yet."""
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name != module_name:
-            raise
-        log.warning("%s is not available yet; continuing without its rows", module_name)
-        return None
-    function = getattr(module, function_name, None)
-    if function is None:
-        log.warning("%s has no %s(); continuing without its rows", module_name, function_name)
-        return None
-    frame = call(function)
-    if not isinstance(frame, pd.DataFrame):
-        raise InputError(f"{module_name}.{function_name} returned {type(frame).__name__}, not a DataFrame")
-    return frame
 
 
 def review_export_paths(patterns: list[str]) -> list[Path]:
@@ -201,30 +203,60 @@ def load_review_exports(patterns: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
 
 
-def load_all(options: dict[str, Any], datasets_root: Path, stats: dict[str, Any]) -> pd.DataFrame:
+def expand_clean_mail(frame: pd.DataFrame, sources: list[str], windows: WindowConfig, per_message: int) -> pd.DataFrame:
+    """Return ``frame`` plus up to ``per_message`` sentence windows of each clean mail of ``sources`` (same split key).
+
+    Nightly scoring reads long mail window by window, so the model must see what an ordinary window of a
+    real mail looks like (a signature, a list footer, a paragraph of a thread), labelled clean.
+    """
+    if not sources or frame.empty:
+        return frame
+    clean = ~frame[list(LABELS)].to_numpy().any(axis=1)
+    rows: list[dict[str, Any]] = []
+    for i in np.flatnonzero(clean & frame["source"].isin(sources).to_numpy()):
+        base = frame.iloc[i]
+        key = base["split_key"] or base["template_id"] or f"text:{text_key(base['text'])}"
+        for unit in unit_rows("", base["text"], (), (), config=windows, clean_windows=per_message, key=key):
+            if unit.unit == "window":
+                rows.append({**base.to_dict(), "text": unit.text, "split_key": key, "unit": "window"})
+    if not rows:
+        return frame
+    return pd.concat([frame, pd.DataFrame(rows, columns=frame.columns)], ignore_index=True)
+
+
+def text_key(text: str) -> str:
+    """Return a short stable digest of a text's normalised form (the split key of a row with no other)."""
+    return hashlib.sha256(normalise_for_matching(text).encode("utf-8")).hexdigest()[:20]
+
+
+def load_all(
+    options: dict[str, Any], datasets_root: Path, stats: dict[str, Any], windows: WindowConfig = WindowConfig()
+) -> pd.DataFrame:
     """Return the rows of every enabled source, in a fixed order; per-source counts go into ``stats``."""
     frames: list[pd.DataFrame] = []
     per_source = stats.setdefault("sources", {})
     for name in options["sources"]:
         frame = conform(load_source(name, datasets_root), f"adapter {name}", name)
-        capped = cap_rows(frame, options["max_rows_per_source"], options["seed"])
+        capped = cap_rows(frame, options["max_rows_per_source"], options["seed"],
+                          keep_all_clean=name in options["uncapped_clean_sources"])
         per_source[name] = {"loaded": len(frame), "after_cap": len(capped)}
         log.info("%s: %d rows (%d after the per-source cap)", name, len(frame), len(capped))
         frames.append(capped)
     if options["use_authored"]:
         seed = int(options["seed"])
-        authored = _optional_rows("pipelines.authored", "generate_authored", lambda fn: fn(seed))
-        if authored is not None:
-            frames.append(conform(authored, "pipelines.authored.generate_authored", "authored"))
+        frames.append(conform(generate_authored(seed), "pipelines.authored.generate_authored", "authored"))
     if options["use_clean_mail"]:
-        clean = _optional_rows("pipelines.clean_mail", "clean_mail_rows", lambda fn: fn("train"))
-        if clean is not None:
-            frames.append(conform(clean, "pipelines.clean_mail.clean_mail_rows", "clean_mail"))
+        frames.append(conform(clean_mail_rows("train"), "pipelines.clean_mail.clean_mail_rows", "clean_mail"))
+    if options["use_written"]:
+        written = written_rows("train", Path(options["written_root"]), config=windows,
+                               clean_windows=int(options["unit_windows"]))
+        frames.append(conform(written, "pipelines.written_mail.written_rows", "written"))
     reviews = load_review_exports([str(p) for p in options["review_exports"]])
     if len(reviews):
         frames.append(reviews)
-    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
-    for name in ("authored", "clean_mail", REVIEW_SOURCE):
+    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*COLUMNS, "unit"])
+    combined = expand_clean_mail(combined, options["expand_sources"], windows, int(options["unit_windows"]))
+    for name in ("authored", "clean_mail", "written", REVIEW_SOURCE):
         log.info("%s: %d rows", name, int((combined["source"] == name).sum()))
     for name, count in combined["source"].value_counts().items():
         per_source.setdefault(str(name), {}).setdefault("loaded", int(count))
@@ -298,6 +330,14 @@ def drop_near_duplicates(frame: pd.DataFrame, keys: pd.Series, threshold: float)
     return kept, int(redundant.sum()), n_multi
 
 
+def split_keys(frame: pd.DataFrame) -> list[str]:
+    """Return each row's split key: its own (owner, written message), else its template, else its text."""
+    keys = []
+    for key, template, text in zip(frame["split_key"], frame["template_id"], frame["text"], strict=True):
+        keys.append(key or (f"template:{template}" if template else f"text:{text_key(text)}"))
+    return keys
+
+
 def merge_template_groups(groups: np.ndarray, template_ids: np.ndarray) -> np.ndarray:
     """Return group ids where rows sharing a non-empty ``template_id`` are also in one group (renumbered 0..)."""
     n = len(groups)
@@ -328,7 +368,8 @@ def prepare(
     options = data_options(params)
     stats: dict[str, Any] = {}
 
-    frame = load_all(options, Path(datasets_root), stats)
+    windows, _ = scoring_unit(section(params, "train")) if "train" in params else (WindowConfig(), [])
+    frame = load_all(options, Path(datasets_root), stats, windows)
     loaded = len(frame)
     frame, keys = clean_texts(frame, int(options["min_text_chars"]))
     stats["dropped_short_or_empty"] = loaded - len(frame)
@@ -344,15 +385,18 @@ def prepare(
     frame, near_removed, near_groups = drop_near_duplicates(frame, keys, float(options["near_duplicate_threshold"]))
     log.info("near duplicates: %d rows removed (%d groups of similar texts)", near_removed, near_groups)
 
-    frame["split"] = assign_splits(
-        frame[list(LABELS)].to_numpy(),
+    frame["split_key"] = split_keys(frame)
+    frame["split"], keep = stable_splits(
+        frame["split_key"].tolist(),
         frame["group_id"].to_numpy(),
-        frame["source"].tolist(),
-        LABELS,
         seed=int(options["seed"]),
         validation_fraction=float(options["validation_fraction"]),
         test_fraction=float(options["test_fraction"]),
+        fixed={str(k): str(v) for k, v in options["fixed_splits"].items()},
     )
+    stats["near_duplicates_across_splits_removed"] = int((~keep).sum())
+    log.info("near duplicates straddling splits: %d less held-out copies removed", int((~keep).sum()))
+    frame = frame[keep].reset_index(drop=True)
     frame = frame[list(OUTPUT_COLUMNS)]
     frame["group_id"] = frame["group_id"].astype("int64")
 

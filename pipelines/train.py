@@ -21,7 +21,7 @@ from mailguard.config import section
 from mailguard.errors import ConfigError, InputError
 from mailguard.segments import WindowConfig
 from mailguard.taxonomy import LABELS, check_label
-from models.base import Classifier
+from models.base import Classifier, Progress
 from pipelines.dataset import load_split
 from pipelines.metrics import ThresholdRule, check_threshold_rule
 
@@ -106,17 +106,41 @@ def threshold_rule(train_params: dict[str, Any], family: str) -> ThresholdRule:
     return check_threshold_rule(rule, f"train.threshold_rule for {family}")
 
 
-def within_budget(df: pd.DataFrame, max_rows: int, keep_sources: list[str], seed: int) -> pd.DataFrame:
-    """Return at most ``max_rows`` training rows: every row of ``keep_sources`` first, the rest stratified.
+def stratified_subsample(Y: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
+    """Return sorted row indices of at most ``max_rows`` rows, keeping the positives of rare labels first.
 
-    A transformer cannot see all rows on a 2-core CPU. The authored workplace corpus and the
-    realistic clean mail hold the e-mail register and the hard negatives (counter-speech,
-    quoting, neutral identity mentions), so they are kept whole; the public corpora fill the
-    remaining budget, rare labels' positives first.
+    Half the budget is shared out among labels from rarest to commonest (a label's
+    unused share rolls over to the next), the rest is drawn at random from the
+    remaining rows so clean mail keeps its natural weight.
     """
-    from models.transformer import stratified_subsample
+    n = len(Y)
+    if n <= max_rows:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    chosen = np.zeros(n, dtype=bool)
+    counts = Y.sum(axis=0)
+    present = [j for j in np.argsort(counts, kind="stable") if counts[j] > 0]
+    budget = max_rows // 2
+    for k, j in enumerate(present):
+        share = budget // (len(present) - k)
+        rows = np.flatnonzero((Y[:, j] > 0) & ~chosen)
+        take = rng.permutation(rows)[:share]
+        chosen[take] = True
+        budget -= len(take)
+    rest = np.flatnonzero(~chosen)
+    chosen[rng.choice(rest, size=max_rows - int(chosen.sum()), replace=False)] = True
+    return np.flatnonzero(chosen)
 
-    if len(df) <= max_rows:
+
+def within_budget(df: pd.DataFrame, max_rows: int | None, keep_sources: list[str], seed: int) -> pd.DataFrame:
+    """Return at most ``max_rows`` training rows (all when None): every row of ``keep_sources`` first, the rest stratified.
+
+    The one place a row budget is applied (``train.max_train_rows``; null trains on the whole
+    split). The authored corpus, written mail and realistic clean mail hold the e-mail register
+    and the hard negatives, so they are kept whole; the public corpora fill the remaining budget,
+    rare labels' positives first.
+    """
+    if max_rows is None or len(df) <= max_rows:
         return df
     kept = df[df["source"].isin(keep_sources)] if "source" in df.columns else df.iloc[:0]
     others = df.drop(index=kept.index)
@@ -138,8 +162,12 @@ def train(
     out_dir: Path,
     *,
     register: bool = True,
+    show_progress: bool = False,
 ) -> TrainResult:
-    """Fit the configured model, store it in ``out_dir`` and (optionally) register it in MLflow."""
+    """Fit the configured model, store it in ``out_dir`` and (optionally) register it in MLflow.
+
+    ``show_progress`` draws a progress bar on stderr (epoch, step, rows/s, ETA; numbers only).
+    """
     import mlflow
 
     from models.registry import configure_mlflow, get_alias_version, log_and_register
@@ -154,10 +182,9 @@ def train(
         raise InputError(f"prepared dataset {dataset_path} has an empty train or validation split")
     revision = data_revision(dataset_path)
     clf = build_classifier(train_params)
-    if clf.family == "transformer":
-        options = train_params.get("transformer") or {}
-        train_df = within_budget(train_df, int(options.get("max_train_rows", 12000)),
-                                 list(train_params.get("keep_sources") or []), int(options.get("seed", 13)))
+    budget = train_params.get("max_train_rows")
+    train_df = within_budget(train_df, None if budget is None else int(budget),
+                             list(train_params.get("keep_sources") or []), int(data_params.get("seed", 13)))
 
     configure_mlflow()
     with mlflow.start_run(run_name=f"train-{clf.family}") as run:
@@ -165,24 +192,22 @@ def train(
         mlflow.log_params(_flatten({"train": train_params, "data": data_params}))
         mlflow.log_params({"n_train": len(train_df), "n_validation": len(val_df)})
 
-        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-            mlflow.log_metrics({f"epoch_{k}": float(v) for k, v in metrics.items()}, step=epoch)
-
-        fit_kwargs: dict[str, Any] = {"X_val": val_df["text"].tolist(), "Y_val": val_df[list(LABELS)].to_numpy()}
-        if clf.family == "transformer":
-            fit_kwargs["epoch_callback"] = on_epoch
-        clf.fit(
-            train_df["text"].tolist(),
-            train_df[list(LABELS)].to_numpy(),
-            sample_weight=sample_weights(train_df, float(data_params.get("weak_weight", 1.0))),
-            **fit_kwargs,
-        )
+        with ProgressBar(show=show_progress) as bar:
+            clf.fit(
+                train_df["text"].tolist(),
+                train_df[list(LABELS)].to_numpy(),
+                sample_weight=sample_weights(train_df, float(data_params.get("weak_weight", 1.0))),
+                X_val=val_df["text"].tolist(),
+                Y_val=val_df[list(LABELS)].to_numpy(),
+                callbacks=[MlflowEpochs(), bar],
+            )
         y_val = val_df[list(LABELS)].to_numpy()
         # Thresholds are chosen on the same max-over-windows scores that evaluation and nightly scoring use.
         val_proba = clf.score_texts(val_df["text"].tolist()).proba
         rule = threshold_rule(train_params, clf.family)
         clf.set_thresholds(
-            choose_thresholds(val_proba, y_val, rule=rule, precision_target=float(train_params.get("precision_target", 0.8)))
+            choose_thresholds(val_proba, y_val, rule=rule, precision_target=float(train_params.get("precision_target", 0.8)),
+                              min_recall=float(train_params.get("min_recall", 0.0)))
         )
         mlflow.log_param("threshold_rule_used", rule)
         clf.data_revision_ = revision
@@ -207,6 +232,55 @@ def train(
     seconds = time.perf_counter() - started
     log.info("trained %s model in %.1f s (run %s, version %s)", clf.family, seconds, run_id, version)
     return TrainResult(model_dir, run_id, version, validation, seconds)
+
+
+class MlflowEpochs:
+    """Training callback: per-epoch metrics to the active MLflow run (numbers only)."""
+
+    def on_step(self, progress: Progress) -> None:
+        pass
+
+    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        import mlflow
+
+        mlflow.log_metrics({f"epoch_{k}": float(v) for k, v in metrics.items()}, step=epoch)
+
+
+class ProgressBar:
+    """Training callback: a tqdm bar per epoch with step, rows/s and ETA; never shows text."""
+
+    def __init__(self, show: bool) -> None:
+        self.show = show
+        self._bar: Any = None
+        self._epoch = 0
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def on_step(self, progress: Progress) -> None:
+        if not self.show:
+            return
+        if progress.epoch != self._epoch:
+            from tqdm import tqdm
+
+            if self._bar is not None:
+                self._bar.close()
+            self._epoch = progress.epoch
+            self._bar = tqdm(total=progress.steps, desc=f"epoch {progress.epoch}/{progress.epochs}", unit="step",
+                             dynamic_ncols=True)
+        self._bar.n = progress.step
+        self._bar.set_postfix(rows_per_s=f"{progress.rows / max(progress.seconds, 1e-9):.0f}", refresh=False)
+        self._bar.refresh()
+
+    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        if self.show and self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.3f}" for k, v in metrics.items() if k != "epoch_seconds"})
+            self._bar.close()
+            self._bar = None
 
 
 def _validation_summary(per_label: dict[str, dict[str, float]]) -> dict[str, float]:

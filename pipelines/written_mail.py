@@ -26,12 +26,19 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from mailguard.errors import InputError
+from mailguard.segments import WindowConfig
 from mailguard.taxonomy import LABELS
 
+if TYPE_CHECKING:  # the checker (``python -m pipelines.written_mail``) runs without the ML stack
+    import pandas as pd
+
+WRITTEN_ROOT = Path(__file__).resolve().parents[1] / "data" / "written"
+SOURCE = "written"
 KINDS = ("ordinary", "group_mention", "counter_speech", "incident_report", "violation", "solicitation")
 PORTIONS = ("train", "eval")
 
@@ -131,6 +138,42 @@ def check_files(paths: Iterable[Path]) -> list[str]:
                 problems.append(f"{path.name}: {m.id} has the same body as {bodies[key]}")
             bodies[key] = m.id
     return problems
+
+
+def read_portion(portion: str, root: Path = WRITTEN_ROOT) -> list[WrittenMessage]:
+    """Return every well-formed message of ``portion`` ("train" or "eval"); raise ``InputError`` on a bad file.
+
+    These files are ours: a problem in one is a bug to fix, not data to skip.
+    """
+    if portion not in PORTIONS:
+        raise InputError(f"unknown written-mail portion {portion!r}; expected one of {', '.join(PORTIONS)}")
+    paths = sorted((root / portion).glob("*.yaml"))
+    problems = check_files(paths)
+    if problems:
+        raise InputError(f"{len(problems)} problem(s) in {root / portion}, e.g. {problems[0]}")
+    return [m for p in paths for m in read_pass(p)[0]]
+
+
+def written_rows(
+    portion: str = "train", root: Path = WRITTEN_ROOT, *, config: WindowConfig = WindowConfig(), clean_windows: int = 2
+) -> pd.DataFrame:
+    """Return training rows (adapter schema plus ``split_key`` and ``unit``) from the written mail of ``portion``.
+
+    Each message becomes its scoring units (:func:`pipelines.units.unit_rows`); every row of one message
+    shares ``split_key`` ``written:<id>``, so a message never spans two splits.
+    """
+    import pandas as pd
+
+    from pipelines.units import unit_rows
+
+    rows: list[dict[str, Any]] = []
+    for m in read_portion(portion, root):
+        key = f"written:{m.id}"
+        for unit in unit_rows(m.subject, m.body, m.labels, m.evidence, config=config, clean_windows=clean_windows, key=key):
+            row: dict[str, Any] = {"text": unit.text, **{lb: int(lb in unit.labels) for lb in LABELS}}
+            row.update(source=SOURCE, weak=False, template_id="", split_key=key, unit=unit.unit)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["text", *LABELS, "source", "weak", "template_id", "split_key", "unit"])
 
 
 def main(argv: list[str]) -> int:

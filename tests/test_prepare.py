@@ -14,12 +14,13 @@ from typer.testing import CliRunner
 from mailguard.errors import ConfigError, InputError
 from mailguard.taxonomy import LABELS
 from mailguard.text import normalise_for_matching
-from pipelines.prepare import OUTPUT_COLUMNS, _optional_rows, cap_rows, prepare
+from pipelines.prepare import OUTPUT_COLUMNS, cap_rows, prepare
 from pipelines.sources import ADAPTERS
 from pipelines.sources.common import build_frame
 from pipelines.splits import SPLITS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "datasets"
+WRITTEN = Path(__file__).parent / "fixtures" / "written"
 
 
 def params(**data: Any) -> dict[str, Any]:
@@ -32,6 +33,7 @@ def params(**data: Any) -> dict[str, Any]:
         "near_duplicate_threshold": 0.8,
         "use_authored": False,
         "use_clean_mail": False,
+        "use_written": False,
         "review_exports": [],
     }
     return {"data": base | data}
@@ -152,9 +154,43 @@ def test_cap_keeps_positives_and_samples_clean_rows_deterministically() -> None:
     assert halves["solicitation"].sum() == 20  # both sides keep half the cap when both are large
 
 
-def test_a_module_not_written_yet_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    assert _optional_rows("pipelines.not_written_yet", "rows", lambda fn: fn()) is None
-    assert "not available yet" in caplog.text
+def test_written_mail_gives_sentence_windows_labelled_by_evidence_and_never_its_eval_portion(tmp_path: Path) -> None:
+    prepare(params(use_written=True, written_root=str(WRITTEN), sources=["sms_spam_collection"]), FIXTURES,
+            tmp_path, card_path=None)
+    df = pd.read_parquet(tmp_path / "dataset.parquet")
+    written = df[df["source"] == "written"]
+    assert set(written["split_key"]) == {"written:fixture-train-001", "written:fixture-train-002"}
+    assert (written.groupby("split_key")["split"].nunique() == 1).all()  # a message never spans two splits
+    violation = written[written["split_key"] == "written:fixture-train-001"]
+    assert set(violation["unit"]) == {"window"}  # the long mail is its windows; no whole-mail row with the label
+    assert violation.loc[violation["text"].str.contains("too emotional"), "gender"].eq(1).all()
+    assert violation.loc[~violation["text"].str.contains("too emotional"), "gender"].eq(0).all()
+    ordinary = written[written["split_key"] == "written:fixture-train-002"]
+    assert "message" in set(ordinary["unit"]) and ordinary[list(LABELS)].to_numpy().sum() == 0
+    assert not df["text"].str.contains("dinosaur at window two").any()  # the eval portion is never read
+
+
+def test_existing_rows_keep_their_split_when_data_is_added(tmp_path: Path) -> None:
+    first = prepare(params(sources=["sms_spam_collection", "youtube_spam_collection"]), FIXTURES, tmp_path / "a",
+                    card_path=None)
+    more = params(sources=["sms_spam_collection", "youtube_spam_collection", "ethos", "olid"])
+    prepare(more, FIXTURES, tmp_path / "b", card_path=None)
+    before = pd.read_parquet(first.dataset_path).set_index("text")["split"]
+    after = pd.read_parquet(tmp_path / "b" / "dataset.parquet").set_index("text")["split"]
+    common = before.index.intersection(after.index)
+    assert len(common) > 0.9 * len(before)
+    assert (before[common] == after[common]).all()
+
+
+def test_enron_ham_is_held_out_by_mailbox_owner(tmp_path: Path) -> None:
+    from pipelines.sources.enron_spam import load
+
+    owners = set(load(FIXTURES)["split_key"]) - {""}
+    fixed = {key: "test" for key in owners}
+    prepare(params(sources=["enron_spam"], fixed_splits=fixed), FIXTURES, tmp_path, card_path=None)
+    df = pd.read_parquet(tmp_path / "dataset.parquet")
+    ham = df[df["split_key"].str.startswith("enron-owner:")]
+    assert len(ham) and set(ham["split"]) == {"test"}
 
 
 def test_unknown_or_evaluation_only_sources_are_refused(tmp_path: Path) -> None:

@@ -1,67 +1,51 @@
-"""Splits: every group in one split, fractions held per label, reproducible by seed."""
+"""Splits: decided by a hash of each row's split key, so added data never moves an existing row; no leaks."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from pipelines.splits import assign_splits, group_strata
-
-NAMES = ("rare", "common")
+from pipelines.splits import hash_split, stable_splits
 
 
-def synthetic(n_groups: int = 3000, seed: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Return (labels, groups, sources): groups of 1-3 rows, 'rare' in ~3 % of groups, 'common' in ~30 %."""
-    rng = np.random.default_rng(seed)
-    sizes = rng.integers(1, 4, size=n_groups)
-    groups = np.repeat(np.arange(n_groups), sizes)
-    rare = np.repeat(rng.random(n_groups) < 0.03, sizes)
-    common = np.repeat(rng.random(n_groups) < 0.3, sizes)
-    labels = np.stack([rare, common], axis=1).astype(int)
-    sources = ["a" if g % 2 else "b" for g in groups]
-    return labels, groups, sources
+def _split(keys: list[str], groups: list[int] | None = None, **kw: object) -> tuple[np.ndarray, np.ndarray]:
+    groups = list(range(len(keys))) if groups is None else groups
+    options = {"seed": 13, "validation_fraction": 0.1, "test_fraction": 0.2} | kw
+    return stable_splits(keys, np.asarray(groups), **options)  # type: ignore[arg-type]
 
 
-def split(labels: np.ndarray, groups: np.ndarray, sources: list[str], seed: int = 13) -> np.ndarray:
-    return assign_splits(labels, groups, sources, NAMES, seed=seed, validation_fraction=0.1, test_fraction=0.2)
+def test_fractions_hold_and_the_same_key_always_gets_the_same_split() -> None:
+    keys = [f"text:{i}" for i in range(20_000)]
+    splits, keep = _split(keys)
+    assert keep.all()
+    assert abs((splits == "test").mean() - 0.2) < 0.01 and abs((splits == "validation").mean() - 0.1) < 0.01
+    assert hash_split("text:7", 13, 0.1, 0.2) == splits[7]
 
 
-def test_every_group_lies_in_exactly_one_split() -> None:
-    labels, groups, sources = synthetic()
-    splits = split(labels, groups, sources)
-    per_group = pd.Series(splits).groupby(groups).nunique()
-    assert (per_group == 1).all()
-    assert set(splits) == {"train", "validation", "test"}
+def test_adding_rows_never_moves_an_existing_row() -> None:
+    before, _ = _split([f"text:{i}" for i in range(1000)])
+    after, _ = _split([f"new:{i}" for i in range(500)] + [f"text:{i}" for i in range(1000)])
+    assert (after[500:] == before).all()
 
 
-def test_each_label_is_split_in_the_requested_proportions() -> None:
-    labels, groups, sources = synthetic()
-    splits = split(labels, groups, sources)
-    for j, name in enumerate(NAMES):
-        positive = labels[:, j] == 1
-        share_test = (splits[positive] == "test").mean()
-        share_val = (splits[positive] == "validation").mean()
-        assert abs(share_test - 0.2) < 0.04, (name, share_test)
-        assert abs(share_val - 0.1) < 0.04, (name, share_val)
-    clean = labels.sum(axis=1) == 0
-    assert abs((splits[clean] == "test").mean() - 0.2) < 0.03
+def test_rows_sharing_a_key_share_a_split() -> None:
+    keys = ["written:msg-1"] * 5 + ["enron-owner:lokay-m"] * 7
+    splits, _ = _split(keys, fixed={"enron-owner:lokay-m": "test"})
+    assert len(set(splits[:5])) == 1 and set(splits[5:]) == {"test"}
 
 
-def test_the_seed_fixes_the_split() -> None:
-    labels, groups, sources = synthetic(500)
-    assert np.array_equal(split(labels, groups, sources, seed=5), split(labels, groups, sources, seed=5))
-    assert not np.array_equal(split(labels, groups, sources, seed=5), split(labels, groups, sources, seed=6))
+def test_a_near_duplicate_group_keeps_only_its_most_held_out_members() -> None:
+    keys = [f"text:{i}" for i in range(400)]
+    splits, _ = _split(keys)
+    train, test = int(np.flatnonzero(splits == "train")[0]), int(np.flatnonzero(splits == "test")[0])
+    groups = list(range(len(keys)))
+    groups[train] = groups[test]  # the two are near duplicates
+    _, keep = _split(keys, groups)
+    assert not keep[train] and keep[test] and keep.sum() == len(keys) - 1
 
 
-def test_a_group_is_stratified_by_its_rarest_label() -> None:
-    labels = np.array([[0, 1], [1, 0], [0, 1], [0, 0]])
-    groups = np.array([0, 0, 1, 2])  # group 0 has both labels
-    strata = group_strata(labels, groups, ["s", "s", "s", "s"], NAMES)
-    assert strata.to_dict() == {0: "rare|s", 1: "common|s", 2: "clean|s"}
-
-
-def test_invalid_fractions_are_rejected() -> None:
-    labels, groups, sources = synthetic(10)
+def test_bad_fractions_or_fixed_splits_are_refused() -> None:
     with pytest.raises(ValueError, match="sum to less than 1"):
-        assign_splits(labels, groups, sources, NAMES, seed=1, validation_fraction=0.5, test_fraction=0.5)
+        _split(["a"], validation_fraction=0.5, test_fraction=0.5)
+    with pytest.raises(ValueError, match="fixed splits"):
+        _split(["a"], fixed={"a": "holdout"})

@@ -12,8 +12,9 @@ import pandas as pd
 from mailguard.errors import InputError
 from mailguard.taxonomy import LABELS
 
-#: Columns of every adapter's frame (the prepared dataset minus ``split`` and ``group_id``).
-COLUMNS: tuple[str, ...] = ("text", *LABELS, "source", "weak", "template_id")
+#: Columns of every adapter's frame (the prepared dataset minus ``split`` and ``group_id``). ``split_key``
+#: names the unit that must not span splits (a mailbox owner, a written message; "" = the row itself).
+COLUMNS: tuple[str, ...] = ("text", *LABELS, "source", "weak", "template_id", "split_key")
 
 _MENTION = re.compile(r"(?<![\w@])@\w+")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
@@ -82,6 +83,7 @@ def build_frame(
     data["source"] = source
     data["weak"] = [bool(w) for w in weak]
     data["template_id"] = ""
+    data["split_key"] = ""
     frame = pd.DataFrame(data, columns=list(COLUMNS))
     for label in LABELS:
         frame[label] = frame[label].astype("int64")
