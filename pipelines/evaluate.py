@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 
 from mailguard.errors import InputError
+from mailguard.mail import Message
 from mailguard.taxonomy import LABELS
 from models.base import Evidence
-from pipelines import calibration, fairness, metrics
+from pipelines import calibration, fairness, mail_eval, metrics
 from pipelines.dataset import read_prepared
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "pr_curve_points": 200,  # points kept per PR curve in the committed plot files
     "temperature_scaling": False,  # also report ECE after per-label temperature scaling fitted on validation
     "clean_mail": True,  # measure false positives on the held-out realistic clean mail when available
+    "written_eval": True,  # recall and false positives on the separately written evaluation mail
+    "written_root": "data/written",
 }
 
 #: Key of ``mailguard_model.json`` that names the MLflow run a saved folder was logged in.
@@ -92,12 +95,16 @@ def load_suite(suite_root: Path) -> pd.DataFrame:
 
 def load_clean_mail_texts() -> list[str] | None:
     """Return the texts of the held-out clean mail eval set, or ``None`` when it is not available."""
+    messages = load_clean_mail()
+    return None if messages is None else [m.text for m in messages]
+
+
+def load_clean_mail() -> list[Message] | None:
+    """Return the held-out clean mail eval set as parsed messages, or ``None`` when it is not available."""
+    from pipelines.clean_mail import load_clean_mail_messages
+
     try:
-        from pipelines.clean_mail import load_clean_mail_messages
-    except ImportError:
-        return None
-    try:
-        return [m.text for m in load_clean_mail_messages("eval")]
+        return load_clean_mail_messages("eval")
     except InputError as e:
         log.warning("clean mail eval set not available: %s", e)
         return None
@@ -201,6 +208,10 @@ def evaluate(
                identity_mention_auc  (suite: attacks on a group vs neutral mentions, threshold-free),
                identity_attacks_flagged  (suite: share of attacks on a group given any label)
         clean_mail: n, any_label_fpr, per_label_fpr{label}   (only when the eval set is available)
+        written_eval: n, per_label{label}{n, recall, precision}, macro_recall, min_recall, exact_match,
+               clean_any_label_fpr, ordinary_any_label_fpr, long_ordinary_any_label_fpr, per_kind_any_label
+               (the separately written evaluation mail, data/written/eval; see pipelines.mail_eval)
+        enron_heldout: n, solicitation_rate, any_label_rate, per_label_rate, per_owner  (held-out mailboxes)
 
     ``suite_root=None`` skips the functional suite. ``params`` is the ``evaluate``
     section of params.yaml (see :data:`DEFAULT_PARAMS`). With ``log_to_mlflow``,
@@ -253,7 +264,12 @@ def evaluate(
         bias["identity_attacks_flagged"] = fairness.identity_attacks_flagged(suite, suite_pred)
         _write_suite_predictions(out_dir, suite, suite_scored.proba, suite_pred)
     if clean_texts:
-        result["clean_mail"] = clean_mail_fpr(clf.score_texts(clean_texts).proba >= thresholds)
+        clean_messages = load_clean_mail() or []
+        result["clean_mail"] = clean_mail_fpr(clf.score_documents([m.sections() for m in clean_messages]).proba >= thresholds)
+    if opts["written_eval"]:
+        result["written_eval"] = mail_eval.written_eval_report(clf, Path(opts["written_root"]))
+    if "split_key" in test.columns:
+        result["enron_heldout"] = mail_eval.enron_heldout_report(clf, test)
 
     _write_plots(plots, Y, proba, pred, result, opts)
     _write_test_predictions(out_dir, test, proba, pred, scored.evidence)

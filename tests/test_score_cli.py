@@ -279,15 +279,6 @@ def test_review_db_receives_every_row(work: Path, model_dir: Path, monkeypatch: 
     assert summary(work / "out")["review_db_loaded"] == {"inserted": 8}
 
 
-def test_review_db_without_the_review_app_exits_2_before_scoring(
-    work: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "serve.review.loader", None)  # import fails as if not installed
-    res = score("night.mbox", "--out", "out", "--model", model_dir, "--review-db", "sqlite:///r.db")
-    assert res.exit_code == 2 and "serve.review.loader" in res.output
-    assert not (work / "out").exists()
-
-
 def test_unwritable_output_folder_exits_2_with_one_line(work: Path, model_dir: Path) -> None:
     (work / "taken").write_text("a file where the output folder should be")
     res = score("maildir", "--out", work / "taken" / "out", "--model", model_dir, "--workers", "1")
