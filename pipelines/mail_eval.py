@@ -43,7 +43,7 @@ def written_eval_report(clf: Classifier, root: Path = WRITTEN_ROOT) -> dict[str,
     gold = np.array([[lb in m.labels for lb in LABELS] for m in messages], dtype=bool)
     kinds = np.array([m.kind for m in messages])
     clean = ~gold.any(axis=1)
-    ordinary = kinds == "ordinary"
+    ordinary = np.asarray(kinds == "ordinary", dtype=bool)
     long_ordinary = ordinary & np.array([_paragraphs(m.body) >= 3 for m in messages])
     per_label: dict[str, dict[str, float]] = {}
     for j, lb in enumerate(LABELS):
@@ -63,7 +63,7 @@ def written_eval_report(clf: Classifier, root: Path = WRITTEN_ROOT) -> dict[str,
         "clean_any_label_fpr": _rate(flags, clean),
         "ordinary_any_label_fpr": _rate(flags, ordinary),
         "long_ordinary_any_label_fpr": _rate(flags, long_ordinary),
-        "per_kind_any_label": {str(k): _rate(flags, kinds == k) for k in CLEAN_KINDS},
+        "per_kind_any_label": {str(k): _rate(flags, np.asarray(kinds == k, dtype=bool)) for k in CLEAN_KINDS},
         "n_ordinary": int(ordinary.sum()),
         "n_long_ordinary": int(long_ordinary.sum()),
     }

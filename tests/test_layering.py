@@ -71,7 +71,7 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                package = here.split(".")[: -node.level] if not path.name == "__init__.py" else here.split(".")
+                package = here.split(".")[: -node.level] if path.name != "__init__.py" else here.split(".")
                 base = ".".join([*package, base] if base else package)
             names = [base] + [f"{base}.{a.name}" for a in node.names]
         for name in names:
