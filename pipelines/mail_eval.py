@@ -42,7 +42,7 @@ def written_eval_report(clf: Classifier, root: Path = WRITTEN_ROOT) -> dict[str,
     flags = _flags(clf, [mail_sections(m.subject, m.body) for m in messages])
     gold = np.array([[lb in m.labels for lb in LABELS] for m in messages], dtype=bool)
     kinds = np.array([m.kind for m in messages])
-    clean = ~gold.any(axis=1)
+    clean = np.asarray(~gold.any(axis=1), dtype=bool)
     ordinary = np.asarray(kinds == "ordinary", dtype=bool)
     long_ordinary = ordinary & np.array([_paragraphs(m.body) >= 3 for m in messages])
     per_label: dict[str, dict[str, float]] = {}
