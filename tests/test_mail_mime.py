@@ -143,3 +143,26 @@ def test_nesting_within_the_limit_is_read() -> None:
 def test_looks_binary_separates_prose_from_bytes() -> None:
     assert not looks_binary("Ordinary prose with\ttabs and\nnewlines.")
     assert looks_binary(bytes(range(256)).decode("cp1252", "replace"))
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<a" * 150_000, ""),  # 300 kB of unclosed tags: minutes in CPython's html.parser
+        ("<p>visible " + "<a" * 150_000, "visible"),
+        ("<div>" * 100_000 + "deep words" + "</div>" * 100_000, "deep words"),  # past libxml2's depth limit
+        ("<" * 300_000 + "x", None),
+        ("<!--" * 100_000, ""),
+    ],
+    ids=["unclosed-tags", "text-then-unclosed", "deep-nesting", "lone-brackets", "open-comments"],
+)
+def test_hostile_html_is_read_in_linear_time(html: str, expected: str | None) -> None:
+    import time
+
+    started = time.perf_counter()
+    text = html_to_text(html)
+    assert time.perf_counter() - started < 2.0
+    if expected is not None:
+        assert text == expected
+    m = parse_message_bytes(b"Content-Type: text/html\n\n" + html.encode())  # the whole reader, too
+    assert m.status in ("ok", "error") and time.perf_counter() - started < 4.0

@@ -334,3 +334,123 @@ def test_date_without_zone_is_taken_as_utc() -> None:
     m = parse_message_bytes(b"Date: Mon, 3 Mar 2025 08:05:00 -0000\nSubject: s\n\nx\n")
     assert m.date == datetime(2025, 3, 3, 8, 5, tzinfo=UTC)
     assert email.utils.format_datetime(m.date)  # a real, formattable datetime
+
+
+# -- hostile inputs (issue 14) ------------------------------------------------------
+
+
+def within(seconds: float, work):  # type: ignore[no-untyped-def]
+    """Return ``work()``, failing the test (instead of hanging it) if it takes longer than ``seconds``."""
+    import threading
+
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as e:  # handed to the test's thread below
+            box["error"] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s: it would hang the nightly run"
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]
+
+
+def test_maildir_entries_that_hang_or_escape_become_error_records(tmp_path: Path) -> None:
+    root, outside = tmp_path / "md", tmp_path / "elsewhere"
+    (root / "cur").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "shadow").write_bytes(b"Subject: not mail of this store\n\nroot:x:0:0\n")
+    cur = root / "cur"
+    (cur / "1_ok").write_bytes(b"Subject: fine\n\nhello\n")
+    os.mkfifo(cur / "2_fifo")  # open() would block until someone writes
+    os.symlink("/dev/zero", cur / "3_zero")  # endless
+    os.symlink(outside / "shadow", cur / "4_escape")  # out of the mail store
+    os.symlink("1_ok", cur / "5_inside")  # a link that stays in the store is read
+    os.symlink("6_loop", cur / "6_loop")
+    (root / ".Folder").mkdir()
+    os.symlink(outside, root / ".Folder" / "cur")  # a Maildir++ folder whose cur/ leads out
+
+    msgs = within(10, lambda: list(read_messages(root)))
+    by_name = {Path(m.source).name: m for m in msgs}
+    assert sorted(by_name) == ["1_ok", "2_fifo", "3_zero", "4_escape", "5_inside", "6_loop", "shadow"]
+    assert by_name["1_ok"].status == by_name["5_inside"].status == "ok"
+    for name in ("2_fifo", "3_zero", "4_escape", "6_loop", "shadow"):
+        assert_error_named(by_name[name], "unreadable_file")
+        assert by_name[name].subject == "" and "root:x" not in by_name[name].body
+    assert "FIFO" in by_name["2_fifo"].error and "outside" in by_name["4_escape"].error
+
+
+def test_an_input_named_directly_must_be_a_regular_file(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.mbox")
+    os.symlink("/dev/zero", tmp_path / "zero.mbox")
+    for name in ("pipe.mbox", "zero.mbox"):
+        with pytest.raises(InputError, match="not a regular file"):
+            within(10, lambda name=name: read_messages(tmp_path / name))
+
+
+def test_eml_folder_reports_links_to_folders_and_keeps_non_utf8_names(tmp_path: Path) -> None:
+    folder, outside = tmp_path / "emls", tmp_path / "elsewhere"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "x.eml").write_bytes(b"Subject: elsewhere\n\nhi\n")
+    (folder / os.fsdecode(b"caf\xe9.eml")).write_bytes(b"Subject: latin-1 name\n\nhello\n")
+    os.symlink(outside, folder / "linked")
+    msgs = list(read_messages(folder))
+    assert [m.source.rsplit("/", 1)[1] for m in msgs] == ["caf\\xe9.eml", "linked"]
+    assert msgs[0].status == "ok" and msgs[0].source.encode("utf-8")  # any UTF-8 writer takes it
+    assert_error_named(msgs[1], "unreadable_file")
+
+
+def test_mbox_splits_only_on_full_envelopes_from_real_tools() -> None:
+    path = FIX / "envelopes.mbox"
+    msgs = list(read_messages(path))
+    assert [m.message_id for m in msgs] == [f"<env-{i}@city.example.gov>" for i in range(1, 7)]
+    body = msgs[3].body
+    for line in ("From Bob at 10:30 the crew", "From what I hear", "From 9:00 to 17:30", "From Mon to Fri",
+                 "From: a header-looking line"):
+        assert line in body  # after a blank line, still text: not a separator
+
+
+def test_parquet_values_python_cannot_hold_become_rows_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "odd.parquet"
+    pq.write_table(pa.table({
+        "message_id": ["<a@x>", "<b@x>", "<c@x>"],
+        "body": pa.array([b"plain bytes body", b"\xff\xfe caf\xe9", bytes(range(256))], pa.binary()),
+        "subject": pa.array([{"d": 1}, {"d": 2**31 - 1}, {"d": 3}], pa.struct([("d", pa.date32())])),
+        "date": pa.array([2**62, 1_743_000_000_000, 2**62], pa.timestamp("ms")),  # year ~146 million
+    }), path)
+    a, b, c = read_messages(path)
+    assert a.status == "ok" and a.body == "plain bytes body" and a.date is None  # undated, like a bad CSV date
+    assert a.subject == '{"d": "1970-01-02"}'
+    assert_error_named(b, "bad_row")  # a date32 beyond year 9999 inside a struct cell
+    assert "subject" in b.error
+    assert_error_named(c, "decode_error")  # bytes that are not text
+    assert c.date is None
+
+
+def test_parquet_date32_extremes_and_text_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "dates.parquet"
+    pq.write_table(pa.table({
+        "message_id": ["<a@x>", "<b@x>"],
+        "body": pa.array([b"caf\xe9 is open", b"ok"], pa.binary()).view(pa.string()),
+        "date": pa.array([2**31 - 1, 20_000], pa.date32()),
+    }), path)
+    a, b = read_messages(path)
+    assert (a.status, a.date, a.body) == ("ok", None, "café is open")
+    assert b.date == datetime(2024, 10, 4, tzinfo=UTC)
+
+
+def test_lone_surrogates_in_a_jsonl_export_become_replacement_characters(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"message_id": "<a\\ud800@x>", "body": "The budget \\udc00 review is Tuesday, room 4.",'
+                    ' "subject": {"nested": "\\ud83d"}}\n')
+    (m,) = read_messages(path)
+    assert m.status == "ok"
+    for text in (m.message_id, m.body, m.subject):
+        text.encode("utf-8")  # strict: Parquet and CSV writers would refuse a lone surrogate
+    assert "\ufffd" in m.body

@@ -58,10 +58,11 @@ def test_days_are_utc_and_until_includes_its_day() -> None:
 
 def test_estimate_counts_mbox_separators_across_read_chunks(tmp_path: Path) -> None:
     mbox = tmp_path / "x.mbox"
-    head = "From a\nSubject: 1\n\n"
+    head = "From a Mon Mar  3 13:05:00 2025\nSubject: 1\n\n"
     filler = "x" * ((1 << 22) - 3 - len(head))  # the next "\nFrom " straddles the 4 MiB read boundary
-    mbox.write_text(f"{head}{filler}\nFrom b\nSubject: 2\n\nhi\n\nFrom c\n\nbye\n")
-    assert estimate_total([mbox]) == 3
+    mbox.write_text(f"{head}{filler}\nFrom b Mon Mar  3 13:06:00 2025\nSubject: 2\n\nhi\n\n"
+                    "From Bob at 10:30 the budget is fine\n\nFrom c Mon Mar  3 13:07:00 2025\n\nbye\n")
+    assert estimate_total([mbox]) == 3 == len(list(read_messages(mbox)))  # the readers' own rule
 
 
 def test_nightly_script_scores_the_previous_local_day(tmp_path: Path) -> None:

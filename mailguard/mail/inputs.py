@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -33,10 +34,16 @@ _CONTEXT = frozenset({"list-id", "list-unsubscribe", "precedence", "auto-submitt
 # Bytes of a too-large message kept so that its Message-ID can still be reported.
 _HEAD_BYTES = 64 * 1024
 _LINE_CHUNK = 64 * 1024
-# An mbox "From " line that is clearly an envelope (asctime date) even without the blank line before it.
-_ENVELOPE = re.compile(rb"^From \S+ +(\S+ +)?\w{3} \w{3} +\d{1,2} \d{1,2}:\d{2}(:\d{2})? ")
-# After a blank line, any "From <who> ... hh:mm" line: tools vary in their date format.
-_LOOSE_ENVELOPE = re.compile(rb"^From \S+ .*\d{1,2}:\d{2}")
+# The mbox envelope, as mutt and mboxrd readers require it: "From <sender> <asctime date>". The sender
+# may be "-" (Thunderbird) or empty; a zone may sit before the year (Gmail Takeout: "Mon Jan 16 19:27:44
+# +0000 2023") or after it. A body line such as "From Bob at 10:30 ..." is text, blank line or not.
+_DAY = rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_MONTH = rb"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_ZONE = rb"(?:[+-]\d{4}|[A-Z]{1,5})"
+MBOX_ENVELOPE = re.compile(
+    rb"From \S*[ \t]+(?:\S+[ \t]+)?" + _DAY + rb",?[ \t]+" + _MONTH + rb"[ \t]+\d{1,2}[ \t]+\d{1,2}:\d{2}(?::\d{2})?"
+    rb"(?:[ \t]+" + _ZONE + rb")?[ \t]+\d{4}(?![\d:])"
+)
 _ESCAPED_FROM = re.compile(rb"^>+From ")
 _HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:")
 _SUFFIXES: dict[str, Format] = {
@@ -92,18 +99,28 @@ def iter_inputs(patterns: Sequence[str]) -> list[Path]:
     return paths
 
 
+def source_name(path: Path | str) -> str:
+    """Return ``path`` as text any UTF-8 writer accepts: bytes of a non-UTF-8 file name shown as ``\\xNN``.
+
+    File names are bytes on Linux; Python keeps undecodable ones as lone surrogates,
+    which Parquet, CSV and JSON writers refuse. Valid UTF-8 names are unchanged.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def detect_format(path: Path) -> Format:
     """Return the input format of ``path``; raise ``InputError`` if it cannot be opened or recognised."""
+    name = source_name(path)
     if not os.path.lexists(path):
-        raise InputError(f"input {path} does not exist")
+        raise InputError(f"input {name} does not exist")
     if path.is_dir():
         if not os.access(path, os.R_OK | os.X_OK):
-            raise InputError(f"cannot read folder {path}: permission denied")
+            raise InputError(f"cannot read folder {name}: permission denied")
         if (path / "cur").is_dir() or (path / "new").is_dir():
             return "maildir"
         if any(True for _ in _walk_eml(path)):
             return "eml_dir"
-        raise InputError(f"folder {path} is neither a Maildir (cur/, new/) nor a folder of .eml files")
+        raise InputError(f"folder {name} is neither a Maildir (cur/, new/) nor a folder of .eml files")
     suffix = path.suffix.lower()
     head = _read_head(path)
     if suffix in _SUFFIXES:
@@ -113,24 +130,53 @@ def detect_format(path: Path) -> Format:
     if _HEADER_LINE.match(head.lstrip(b"\r\n")):
         return "eml"
     raise InputError(
-        f"cannot tell the format of {path}: expected an mbox, a .eml message, a Maildir or eml folder, "
+        f"cannot tell the format of {name}: expected an mbox, a .eml message, a Maildir or eml folder, "
         "or a .jsonl/.csv/.parquet export"
     )
 
 
 def _read_head(path: Path) -> bytes:
-    try:
-        with path.open("rb") as fh:
+    with _open_binary(path) as fh:
+        try:
             return fh.read(4096)
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror or e}") from e
+        except OSError as e:
+            raise InputError(f"cannot read {source_name(path)}: {e.strerror or e}") from e
+
+
+_FILE_KINDS = {
+    stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device", stat.S_IFLNK: "a symbolic link",
+}
+
+
+def _not_regular(mode: int) -> str:
+    return f"not a regular file ({_FILE_KINDS.get(stat.S_IFMT(mode), 'special file')})"
+
+
+def _open_regular(path: Path | str, *, follow_links: bool = True) -> io.BufferedReader:
+    """Return ``path`` opened for reading if it is a regular file; raise ``OSError`` otherwise.
+
+    Opened non-blocking, so a FIFO cannot stall ``open()``, and checked on the open
+    descriptor, so a device such as ``/dev/zero`` (endless) is never read.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(0, _not_regular(mode), str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _open_binary(path: Path) -> io.BufferedReader:
     try:
-        return path.open("rb")
+        return _open_regular(path)
     except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror or e}") from e
+        raise InputError(f"cannot read {source_name(path)}: {e.strerror or e}") from e
 
 
 # -- raw mail ---------------------------------------------------------------
@@ -139,46 +185,68 @@ def _open_binary(path: Path) -> io.BufferedReader:
 def iter_mbox(path: Path, max_bytes: int) -> Iterator[RawMessage]:
     """Yield the messages of an mbox file one at a time (source ``path#N``, N from 0).
 
-    A ``From `` line starts a message when it is the first line, is a
-    well-formed envelope (``From sender Mon Mar  3 13:05:00 2025``), or follows a
-    blank line and carries a time; so an unescaped "From what I hear" in a body
-    does not split it. ``>From `` lines are unescaped
-    (mboxrd). A message over ``max_bytes`` is yielded as a ``too_large`` unit
+    A ``From `` line starts a message when it is the first line or a full
+    envelope (``From sender Mon Mar  3 13:05:00 2025``, see ``MBOX_ENVELOPE``), blank
+    line before it or not; so an unescaped "From what I hear" or "From Bob at 10:30"
+    in a body does not split it. ``>From `` lines are unescaped (mboxrd). A message over ``max_bytes`` is yielded as a ``too_large`` unit
     holding only its head. Every ``From `` line yields a unit, even an empty
     one; data before the first ``From `` line is a message only if not blank.
     """
     fh = _open_binary(path)
+    name = source_name(path)
     with fh:
         index = 0
         unit = _MboxUnit(max_bytes)
-        at_line_start, prev_blank, first, started = True, True, True, False
+        at_line_start, first, started = True, True, False
         while True:
             try:
                 line = fh.readline(_LINE_CHUNK)
             except OSError as e:  # a file that fails half-way: report the message being read, then stop
-                yield RawMessage(f"{path}#{index}", b"", "", f"unreadable_file: read failed ({e.strerror or e})")
+                yield RawMessage(f"{name}#{index}", b"", "", f"unreadable_file: read failed ({e.strerror or e})")
                 return
             if not line:
                 break
-            if (
-                at_line_start
-                and line.startswith(b"From ")
-                and (first or _ENVELOPE.match(line) or (prev_blank and _LOOSE_ENVELOPE.match(line)))
-            ):
+            if at_line_start and line.startswith(b"From ") and (first or MBOX_ENVELOPE.match(line)):
                 if started or not unit.is_blank():
-                    yield unit.finish(f"{path}#{index}")
+                    yield unit.finish(f"{name}#{index}")
                     index += 1
                 unit, started = _MboxUnit(max_bytes), True
             else:
                 if at_line_start and _ESCAPED_FROM.match(line):
                     line = line[1:]
                 unit.add(line)
-            ends_line = line.endswith(b"\n")
-            if ends_line:
-                prev_blank = line.strip() == b"" if at_line_start else False
-            at_line_start, first = ends_line, False
+            at_line_start, first = line.endswith(b"\n"), False
         if started or not unit.is_blank():
-            yield unit.finish(f"{path}#{index}")
+            yield unit.finish(f"{name}#{index}")
+
+
+def count_mbox(path: Path) -> int:
+    """Return the number of messages ``iter_mbox`` finds in ``path``, counted cheaply (no message is built).
+
+    The same separator rule as ``iter_mbox``: the first line if it starts with ``From ``,
+    then every line that is a full envelope. Raises ``InputError`` if the file cannot be read.
+    """
+    count, carry, first = 0, b"", True
+    with _open_binary(path) as fh:
+        while True:
+            chunk = fh.read(1 << 22)
+            buf = carry + chunk
+            cut = len(buf) if not chunk else buf.rfind(b"\n") + 1  # whole lines only; the rest waits
+            whole, carry = buf[:cut], buf[cut:]
+            if len(carry) > 1024:  # a very long line: only its start can make it a separator
+                carry = carry[:1024]
+            if whole:
+                if first:
+                    count += whole.startswith(b"From ")
+                elif MBOX_ENVELOPE.match(whole):
+                    count += 1
+                first = False
+                pos = whole.find(b"\nFrom ")
+                while pos >= 0:
+                    count += MBOX_ENVELOPE.match(whole, pos + 1) is not None
+                    pos = whole.find(b"\nFrom ", pos + 1)
+            if not chunk:
+                return count
 
 
 class _MboxUnit:
@@ -223,21 +291,35 @@ def _too_large(size: int, max_bytes: int) -> str:
     return f"too_large: message is {size:,} bytes, over the {max_bytes:,}-byte limit"
 
 
-def read_file_unit(path: Path, max_bytes: int) -> RawMessage:
-    """Return the message stored in one file (Maildir entry or .eml), or an error unit for it."""
-    source = str(path)
+def read_file_unit(path: Path, max_bytes: int, root: Path | None = None) -> RawMessage:
+    """Return the message stored in one file (Maildir entry or .eml), or an error unit for it.
+
+    Only a regular file is read, and at most ``max_bytes + 1`` bytes of it: a FIFO, a
+    device or a folder becomes an ``unreadable_file`` unit. With ``root`` (the folder the
+    operator named), a path that resolves outside it (a symbolic link out of the mail
+    store, or into it through a linked folder) is refused the same way, never read.
+    """
+    source = source_name(path)
+
+    def unreadable(why: str) -> RawMessage:
+        return RawMessage(source, b"", hashlib.sha256(os.fsencode(path)).hexdigest(), f"unreadable_file: {why}")
+
+    target: Path | str = path
+    if root is not None:
+        real, base = os.path.realpath(path), os.path.realpath(root)
+        if os.path.commonpath([real, base]) != base:
+            return unreadable("a link to a file outside the input folder (not read)")
+        target = real  # every link resolved and checked: the last one must not change under us
     try:
-        with path.open("rb") as fh:
+        with _open_regular(target, follow_links=root is None) as fh:
+            size = os.fstat(fh.fileno()).st_size
             data = fh.read(max_bytes + 1)
-            if len(data) > max_bytes:
-                hasher, size = hashlib.sha256(data), len(data)
-                while chunk := fh.read(1 << 20):
-                    hasher.update(chunk)
-                    size += len(chunk)
-                return RawMessage(source, data[:_HEAD_BYTES], hasher.hexdigest(), _too_large(size, max_bytes))
     except OSError as e:
-        digest = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
-        return RawMessage(source, b"", digest, f"unreadable_file: {e.strerror or type(e).__name__}")
+        return unreadable(e.strerror or type(e).__name__)
+    if len(data) > max_bytes:
+        # The rest is not read (bounded work); the size comes from the file system.
+        digest = hashlib.sha256(data + str(size).encode()).hexdigest()
+        return RawMessage(source, data[:_HEAD_BYTES], digest, _too_large(max(size, len(data)), max_bytes))
     return RawMessage(source, data, hashlib.sha256(data).hexdigest())
 
 
@@ -261,17 +343,24 @@ def iter_maildir(root: Path) -> Iterator[Path]:
             yield from (d / n for n in names)
 
 
-def _walk_eml(root: Path) -> Iterator[Path]:
+def _walk_eml(root: Path, *, linked_folders: bool = False) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
-        for name in sorted(filenames):
-            if name.lower().endswith(".eml"):
+        names = sorted(filenames)
+        if linked_folders:  # os.walk lists links to folders with the folders but never enters them
+            names = sorted([*names, *(d for d in dirnames if os.path.islink(os.path.join(dirpath, d)))])
+        for name in names:
+            if name.lower().endswith(".eml") or (linked_folders and name not in filenames):
                 yield Path(dirpath) / name
 
 
 def iter_eml_dir(root: Path) -> Iterator[Path]:
-    """Yield every ``.eml`` file under ``root``, recursively, in sorted (deterministic) order."""
-    return _walk_eml(root)
+    """Yield every ``.eml`` file under ``root``, recursively, in sorted (deterministic) order.
+
+    A link to a folder is not followed (it could lead anywhere, or in a circle) but is
+    yielded, so that it becomes an ``unreadable_file`` record instead of vanishing.
+    """
+    return _walk_eml(root, linked_folders=True)
 
 
 # -- tabular exports --------------------------------------------------------
@@ -298,6 +387,7 @@ def iter_jsonl_rows(path: Path, max_bytes: int) -> Iterator[RawRow]:
     is rejected with ``InputError``; later rows missing one become error rows.
     """
     fh = _open_binary(path)
+    name = source_name(path)
     with fh:
         lineno, checked = 0, False
         while True:
@@ -305,7 +395,7 @@ def iter_jsonl_rows(path: Path, max_bytes: int) -> Iterator[RawRow]:
             if not line:
                 return
             lineno += 1
-            source = f"{path}:{lineno}"
+            source = f"{name}:{lineno}"
             if len(line) > max_bytes and not line.endswith(b"\n"):
                 size = len(line)
                 while (rest := fh.readline(1 << 20)) and not rest.endswith(b"\n"):
@@ -351,10 +441,11 @@ def iter_csv_rows(path: Path, max_bytes: int) -> Iterator[RawRow]:
             raise InputError(f"{path} has an unreadable CSV header: {e}") from e
         _check_columns(path, header)
         columns = [h.strip().lower() for h in header]
+        name = source_name(path)
         row_no = 0
         while True:
             row_no += 1
-            source = f"{path}:{row_no}"
+            source = f"{name}:{row_no}"
             try:
                 row = next(reader)
             except StopIteration:
@@ -371,28 +462,66 @@ def iter_csv_rows(path: Path, max_bytes: int) -> Iterator[RawRow]:
 
 
 def iter_parquet_rows(path: Path, batch_rows: int = 1024) -> Iterator[RawRow]:
-    """Yield the rows of a Parquet export in batches of ``batch_rows`` (source ``path:ROW``, from 1)."""
+    """Yield the rows of a Parquet export in batches of ``batch_rows`` (source ``path:ROW``, from 1).
+
+    A cell Python cannot hold (a timestamp or ``date32`` beyond year 9999, a time zone
+    nobody knows, text that is not UTF-8) makes its row a ``bad_row`` error row; in the
+    ``date`` column it only makes the row undated, as an unreadable date does in CSV and JSONL.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    name = source_name(path)
+    fh = _open_binary(path)
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(fh)
     except (OSError, pa.ArrowException) as e:
-        raise InputError(f"cannot read {path} as Parquet: {str(e).splitlines()[0] if str(e) else e}") from e
-    names = pf.schema_arrow.names
-    _check_columns(path, names)
-    wanted = {*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS}
-    columns = [n for n in names if n.strip().lower() in wanted or n.strip().lower().replace("_", "-") in _CONTEXT]
-    row_no = 0
-    batches = pf.iter_batches(batch_size=batch_rows, columns=columns)
-    while True:
+        fh.close()
+        raise InputError(f"cannot read {name} as Parquet: {str(e).splitlines()[0] if str(e) else e}") from e
+    with fh:
+        names = pf.schema_arrow.names
+        _check_columns(path, names)
+        wanted = {*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS}
+        columns = [n for n in names if n.strip().lower() in wanted or n.strip().lower().replace("_", "-") in _CONTEXT]
+        row_no = 0
+        batches = pf.iter_batches(batch_size=batch_rows, columns=columns)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except (OSError, pa.ArrowException):
+                yield RawRow(f"{name}:{row_no + 1}", {}, "unreadable_file: Parquet data after this row is corrupt")
+                return
+            cells = {n.strip().lower(): _column_values(batch.column(n)) for n in batch.schema.names}
+            for i in range(batch.num_rows):
+                row_no += 1
+                values = {col: vals[i] for col, (vals, _bad) in cells.items()}
+                bad = [col for col, (_vals, why) in cells.items() if i in why and col != "date"]
+                error = ""
+                if bad:
+                    error = f"bad_row: column {bad[0]} holds a value that cannot be read ({cells[bad[0]][1][i]})"
+                yield RawRow(f"{name}:{row_no}", values, error)
+
+
+def _column_values(column: Any) -> tuple[list[Any], dict[int, str]]:
+    """Return the cells of an Arrow column as Python values (None where unreadable), and why each failed."""
+    import pyarrow as pa
+
+    try:
+        return column.to_pylist(), {}
+    except Exception:  # each Arrow type fails its own way (Overflow, Value, ArrowInvalid, Unicode): go cell by cell
+        pass
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        # Text that is not UTF-8: hand over the bytes, decoded later like a mail part.
+        binary = pa.large_binary() if pa.types.is_large_string(column.type) else pa.binary()
+        return column.view(binary).to_pylist(), {}
+    values: list[Any] = []
+    failed: dict[int, str] = {}
+    for i in range(len(column)):
         try:
-            batch = next(batches)
-        except StopIteration:
-            return
-        except (OSError, pa.ArrowException):
-            yield RawRow(f"{path}:{row_no + 1}", {}, "unreadable_file: Parquet data after this row is corrupt")
-            return
-        for values in batch.to_pylist():
-            row_no += 1
-            yield RawRow(f"{path}:{row_no}", _lower_keys(values))
+            values.append(column[i].as_py())
+        except Exception as e:  # one cell's problem, reported on its row
+            values.append(None)
+            failed[i] = type(e).__name__
+    return values, failed

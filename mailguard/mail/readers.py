@@ -11,7 +11,8 @@ half-way through). Every problem with one message becomes a record with
 ``status="error"`` and ``error="<kind>: <explanation>"``, never message text.
 Kinds: ``parse_error``, ``decode_error`` (the body is binary, not text),
 ``empty_body``, ``too_large``, ``too_deep`` (MIME nesting over the limit),
-``unreadable_file``, ``bad_row``.
+``unreadable_file`` (also: not a regular file, a link out of the input folder),
+``bad_row``, ``timeout`` (reading took longer than ``message_seconds``).
 
 Choices worth knowing:
 
@@ -36,13 +37,14 @@ import email.utils
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from mailguard.deadline import MessageTimeout, time_limit
 from mailguard.errors import InputError
 from mailguard.mail.context import address_domain
 from mailguard.mail.inputs import (
@@ -56,11 +58,13 @@ from mailguard.mail.inputs import (
     iter_mbox,
     iter_parquet_rows,
     read_file_unit,
+    source_name,
 )
 from mailguard.mail.message import Message, content_digest, synthetic_message_id
 from mailguard.mail.mime import (
     DEFAULT_MAX_DEPTH,
     MimeTooDeepError,
+    decode_bytes,
     decode_header_value,
     extract_text,
     looks_binary,
@@ -72,10 +76,13 @@ from mailguard.text import normalise_for_matching
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 #: Longest body / quoted / attachment text kept; longer text is cut (mail that long is logs or data, not prose).
 DEFAULT_MAX_BODY_CHARS = 200_000
+#: Seconds one message may take to read (parse, MIME, attachments); None = no limit. See mailguard.deadline.
+DEFAULT_MESSAGE_SECONDS: float | None = None
 #: The only headers kept in ``Message.headers`` (plus the computed Sender-Domain and Recipient-Domains).
 CONTEXT_HEADERS = ("List-Id", "List-Unsubscribe", "Precedence", "Auto-Submitted", "X-Auto-Response-Suppress")
 
 _WS = re.compile(r"\s+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Raw header bytes looked at for addresses; a To: line bigger than this is an attack, not a mailing.
 _MAX_ADDRESS_HEADER = 200_000
 
@@ -86,26 +93,30 @@ def read_messages(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    message_seconds: float | None = DEFAULT_MESSAGE_SECONDS,
 ) -> Iterator[Message]:
     """Return an iterator of one ``Message`` per message in the input at ``path``, streamed.
 
+    Each message is read under a deadline of ``message_seconds`` (when given, and when
+    called from the main thread): one that takes longer becomes a ``timeout`` error record.
     Raises ``InputError`` (immediately) when ``path`` is missing, unreadable, of
     an unknown format, or a table without the required columns.
     """
     path = Path(path)
     fmt = detect_format(path)
-    opts = _Options(max_bytes, max_body_chars, max_depth)
+    opts = _Options(max_bytes, max_body_chars, max_depth, message_seconds)
     if fmt == "eml":
         unit = read_file_unit(path, max_bytes)
         if unit.error.startswith("unreadable_file"):
-            raise InputError(f"cannot read {path}: {unit.error.split(': ', 1)[1]}")
-        return iter([message_from_raw(unit, opts)])
+            raise InputError(f"cannot read {source_name(path)}: {unit.error.split(': ', 1)[1]}")
+        return iter([_timed_raw(unit, opts)])
     messages: Iterator[Message]
     if fmt == "mbox":
-        messages = (message_from_raw(u, opts) for u in iter_mbox(path, max_bytes))
+        messages = (_timed_raw(u, opts) for u in iter_mbox(path, max_bytes))
     elif fmt in ("maildir", "eml_dir"):
         files = iter_maildir(path) if fmt == "maildir" else iter_eml_dir(path)
-        messages = (message_from_raw(read_file_unit(f, max_bytes), opts) for f in files)
+        # Entries are read only inside the folder named: a link out of it becomes an error record.
+        messages = (_timed_raw(read_file_unit(f, max_bytes, root=path), opts) for f in files)
     else:
         rows: Iterator[RawRow]
         if fmt == "jsonl":
@@ -114,7 +125,7 @@ def read_messages(
             rows = iter_csv_rows(path, max_bytes)
         else:
             rows = iter_parquet_rows(path)
-        messages = (message_from_row(r, opts) for r in rows)
+        messages = (_timed_row(r, opts) for r in rows)
     # Pull the first record now so that an unopenable file or a bad table schema raises here.
     first = next(messages, None)
     return messages if first is None else chain([first], messages)
@@ -125,9 +136,36 @@ class _Options:
     max_bytes: int
     max_body_chars: int
     max_depth: int
+    max_seconds: float | None = None
 
 
 _DEFAULTS = _Options(DEFAULT_MAX_BYTES, DEFAULT_MAX_BODY_CHARS, DEFAULT_MAX_DEPTH)
+# Bytes of a timed-out message searched for its Message-ID (headers only; parsing them is cheap).
+_TIMEOUT_HEAD_BYTES = 64 * 1024
+
+
+def _within_budget(opts: _Options, read: Callable[[], Message], on_timeout: Callable[[str], Message]) -> Message:
+    """Return ``read()``, or ``on_timeout(error)`` when it ran past ``opts.max_seconds``."""
+    try:
+        with time_limit(opts.max_seconds):
+            return read()
+    except MessageTimeout as e:
+        return on_timeout(f"timeout: reading the message {e}")
+
+
+def _timed_raw(raw: RawMessage, opts: _Options) -> Message:
+    def timed_out(error: str) -> Message:
+        head_id = _message_id_from_head(raw.data[:_TIMEOUT_HEAD_BYTES])
+        return _error(raw.source, error, head_id or synthetic_message_id(raw.digest))
+
+    return _within_budget(opts, lambda: message_from_raw(raw, opts), timed_out)
+
+
+def _timed_row(row: RawRow, opts: _Options) -> Message:
+    def timed_out(error: str) -> Message:
+        return _error(row.source, error, synthetic_message_id(content_digest("row", row.source)))
+
+    return _within_budget(opts, lambda: message_from_row(row, opts), timed_out)
 
 
 def parse_message_bytes(data: bytes, source: str = "<bytes>") -> Message:
@@ -339,6 +377,13 @@ def message_from_row(row: RawRow, opts: _Options = _DEFAULTS) -> Message:
     fallback_id = synthetic_message_id(content_digest("row", row.source))
     if row.error:
         return _error(row.source, row.error, fallback_id)
+    try:
+        return _row_message(row, opts, fallback_id)
+    except Exception as e:  # one odd cell must cost its row, never the run
+        return _error(row.source, f"bad_row: {type(e).__name__} while reading the row", fallback_id)
+
+
+def _row_message(row: RawRow, opts: _Options, fallback_id: str) -> Message:
     values = row.values
     missing = [c for c in ("message_id", "body") if c not in values]
     if missing:
@@ -375,14 +420,28 @@ def message_from_row(row: RawRow, opts: _Options = _DEFAULTS) -> Message:
 
 
 def _cell(values: dict[str, Any], *names: str) -> str:
-    """Return the first present, non-null value among ``names`` as text (lists joined with ", ")."""
+    """Return the first present, non-null value among ``names`` as text (lists joined with ", ").
+
+    Whatever a table holds comes out as valid text: bytes are decoded like a mail part,
+    structs become JSON, lone surrogates (a JSON ``"\\ud800"``) become U+FFFD.
+    """
     for name in names:
         value = values.get(name)
         if value is None or (isinstance(value, float) and value != value):  # NaN is pandas' null
             continue
         if isinstance(value, list | tuple):
-            return ", ".join(str(v) for v in value if v is not None)
-        if isinstance(value, dict):
-            return json.dumps(value, ensure_ascii=False)
-        return str(value)
+            return ", ".join(_text(v) for v in value if v is not None)
+        return _text(value)
     return ""
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        text = decode_bytes(bytes(value))
+    elif isinstance(value, dict):
+        text = json.dumps(value, ensure_ascii=False, default=_text)
+    elif isinstance(value, list | tuple):
+        text = json.dumps(list(value), ensure_ascii=False, default=_text)
+    else:
+        text = str(value)
+    return _SURROGATE.sub("\ufffd", text)

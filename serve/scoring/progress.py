@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from mailguard.mail.inputs import count_mbox, detect_format, iter_eml_dir, iter_maildir
 from serve.scoring.logs import event
 
 
@@ -36,31 +37,25 @@ class ProgressInfo:
 def estimate_total(paths: Iterable[Path]) -> int | None:
     """Return a quick count of the messages in ``paths``, or None when a format cannot be counted cheaply.
 
-    mbox files are counted by their ``From`` separator lines, Maildirs by files and
-    ``.eml`` files as one; tabular exports (CSV, JSONL, Parquet) give up.
+    Counted the way the readers split them: mbox files by their envelope lines
+    (``mailguard.mail.inputs.count_mbox``, the readers' own rule), Maildirs and ``.eml``
+    folders by the entries the readers will visit, ``.eml`` files as one; tabular exports
+    (CSV, JSONL, Parquet) and anything that is not a regular file give up.
     """
     total = 0
     for path in paths:
         if path.is_dir():
-            total += sum(1 for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            fmt = detect_format(path)
+            total += sum(1 for _ in (iter_maildir(path) if fmt == "maildir" else iter_eml_dir(path)))
+        elif not path.is_file():  # a FIFO or a device: never opened here (it could block or never end)
+            return None
         elif path.suffix.lower() == ".eml":
             total += 1
         elif path.suffix.lower() in ("", ".mbox", ".mbx", ".mail"):
-            total += _count_mbox(path)
+            total += count_mbox(path)
         else:
             return None
     return total
-
-
-def _count_mbox(path: Path) -> int:
-    count, tail = 0, b"\n"
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 22):
-            # Prepend the previous chunk's last 5 bytes: a separator split across chunks is
-            # seen once, and a whole 6-byte separator never fits in the carried tail twice.
-            count += (tail + chunk).count(b"\nFrom ")
-            tail = chunk[-5:]
-    return count
 
 
 def _clock(seconds: float | None) -> str:
