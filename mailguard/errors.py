@@ -19,3 +19,7 @@ class ModelNotFoundError(MailguardError):
 
 class ModelFormatError(MailguardError):
     """A saved model is incomplete, from another label set, or otherwise unloadable."""
+
+
+class OutputError(MailguardError):
+    """An output location cannot be used safely (not ours to overwrite, or a symbolic link)."""

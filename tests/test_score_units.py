@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,11 +13,20 @@ import pytest
 from test_score_cli import NIGHT, tiny_model
 
 from mailguard.errors import ConfigError
-from mailguard.mail import read_messages
+from mailguard.mail import parse_message_bytes, read_messages
+from mailguard.taxonomy import LABELS, SCORE_COLUMNS
+from models.linear import LinearClassifier
 from models.saved import load_classifier
-from serve.scoring.batch import RESULT_COLUMNS, ScoringModel, score_batch, should_queue
+from serve.scoring.batch import (
+    HIGH_SCORE_BULK_REASON,
+    RESULT_COLUMNS,
+    ScoringModel,
+    queue_rule,
+    score_batch,
+    should_queue,
+)
 from serve.scoring.progress import estimate_total
-from serve.scoring.settings import QueueRules, ScoreSettings, parse_day
+from serve.scoring.settings import QueueRules, ScoreSettings, load_score_settings, parse_day
 
 NIGHTLY = Path(__file__).resolve().parents[1] / "serve" / "deploy" / "nightly.sh"
 
@@ -72,3 +82,72 @@ def test_nightly_script_scores_the_previous_local_day(tmp_path: Path) -> None:
     # 8 March 2026 is a 23-hour day in New York (DST starts): both bounds carry their own offset.
     assert ("--since 2026-03-08T00:00:00-05:00 --until 2026-03-09T00:00:00-04:00 "
             f"--out {tmp_path}/2026-03-08 --quiet") in out
+
+
+def _scores(**high: float) -> dict[str, float]:
+    return {lb: high.get(lb, 0.0) for lb in LABELS}
+
+
+@pytest.mark.parametrize(
+    ("labels", "scores", "rules", "queued", "reason"),
+    [
+        # A sender sets X-Auto-Response-Suppress (or List-Id, Precedence...) and harasses: queued all the same.
+        ("race", _scores(race=0.97), QueueRules(), True, HIGH_SCORE_BULK_REASON),
+        ("race", _scores(race=0.6), QueueRules(), False, ""),  # flagged but not high: bulk lowers priority
+        ("solicitation", _scores(solicitation=0.99), QueueRules(), False, ""),  # marketing is what bulk is
+        ("race", _scores(race=0.97), QueueRules(high_score=None), False, ""),  # the override turned off
+        ("race", _scores(race=0.97), QueueRules(queue_inbound=False), False, ""),  # no inbound at all: respected
+        ("sexual", _scores(sexual=0.95), QueueRules(high_score_labels=frozenset({"race"})), False, ""),
+    ],
+)
+def test_bulk_headers_cannot_hide_a_high_harassment_score(
+    labels: str, scores: dict[str, float], rules: QueueRules, queued: bool, reason: str
+) -> None:
+    assert queue_rule(labels, "inbound", True, rules, scores) == (queued, reason)
+
+
+def test_high_score_settings_are_read_and_checked(tmp_path: Path) -> None:
+    config = tmp_path / "mailguard.toml"
+    config.write_text("[queue]\nhigh_score = 0.8\nhigh_score_labels = ['race', 'sexual']\n"
+                      "[score]\nmessage_seconds = 2.5\nkeep_days = 30\n")
+    settings, _ = load_score_settings(config, {"out": tmp_path / "o"})
+    assert settings.queue.high_score == 0.8 and settings.queue.high_score_labels == {"race", "sexual"}
+    assert settings.message_seconds == 2.5 and settings.keep_days == 30
+    defaults, _ = load_score_settings(None, {"out": tmp_path / "o"})
+    assert defaults.queue.high_score == 0.9 and "solicitation" not in defaults.queue.high_score_labels
+    assert defaults.message_seconds == 10.0 and defaults.keep_days == 0
+    config.write_text("[queue]\nhigh_score_queues_bulk = false\n[score]\nmessage_seconds = 0\n")
+    off, _ = load_score_settings(config, {"out": tmp_path / "o"})
+    assert off.queue.high_score is None and off.message_seconds is None
+    for bad in ("[queue]\nhigh_score = 1.5\n", "[score]\nmessage_seconds = -1\n", "[score]\nkeep_days = 'x'\n",
+                "[queue]\nhigh_score_labels = ['spam']\n"):
+        config.write_text(bad)
+        with pytest.raises(ConfigError):
+            load_score_settings(config, {"out": tmp_path / "o"})
+
+
+class _Sleepy(LinearClassifier):
+    """The tiny model, but scoring any window that mentions SLOWPOKE takes forever."""
+
+    def predict_proba(self, X):  # type: ignore[no-untyped-def]
+        X = list(X)
+        if any("SLOWPOKE" in x for x in X):
+            time.sleep(30)
+        return super().predict_proba(X)
+
+
+def test_a_message_over_its_scoring_budget_gets_a_timeout_row_and_the_batch_is_scored(tmp_path: Path) -> None:
+    clf = load_classifier(tiny_model(tmp_path / "m"))
+    clf.__class__ = _Sleepy
+    model = ScoringModel(clf, version="v1")
+    messages = [parse_message_bytes(f"Message-ID: <{i}@x>\nSubject: s\n\n{text}\n".encode(), f"src#{i}")
+                for i, text in enumerate(["buy cheap watches now", "SLOWPOKE here", "lunch on monday"])]
+    settings = ScoreSettings(out=tmp_path / "never", message_seconds=0.3)
+    started = time.monotonic()
+    frame = score_batch(messages, model, settings)
+    assert time.monotonic() - started < 10
+    assert list(frame.columns) == list(RESULT_COLUMNS) and list(frame["source"]) == ["src#0", "src#1", "src#2"]
+    assert list(frame["status"]) == ["ok", "error", "ok"]
+    assert frame.at[1, "error"] == "timeout: scoring the message took longer than 0.3 s"
+    assert frame.loc[1, list(SCORE_COLUMNS)].isna().all() and not frame.at[1, "queue"]
+    assert frame.at[0, "labels"] == "solicitation"  # the others keep their scores

@@ -29,6 +29,11 @@ def score(
     config: Annotated[Path | None, typer.Option(help="mailguard.toml to read (default: ./mailguard.toml if present).")] = None,
     log_format: Annotated[str | None, typer.Option(help="Log lines as 'text' or 'json'.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or info logs: only warnings and errors.")] = False,
+    message_seconds: Annotated[float | None, typer.Option(
+        help="Seconds one message may take to read, and to score, before it becomes a timeout error row "
+             "(0: no limit; default 10).")] = None,
+    keep_days: Annotated[int | None, typer.Option(
+        help="After the run, delete day folders (YYYY-MM-DD) beside --out older than this many days (0: keep all).")] = None,
 ) -> None:
     """Score logged mail into DIR/results.parquet, results.csv, summary.json and report.html.
 
@@ -45,7 +50,7 @@ def score(
         overrides = {
             "out": out, "model": model, "workers": workers, "batch_size": batch_size, "review_db": review_db,
             "org_domains": org_domain or None, "log_format": log_format, "rescore": rescore or None,
-            "quiet": quiet or None,
+            "quiet": quiet or None, "message_seconds": message_seconds, "keep_days": keep_days,
             "since": parse_day(since) if since else None,
             "until": parse_day(until, end=True) if until else None,
         }

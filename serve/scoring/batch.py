@@ -1,22 +1,25 @@
 """The pure per-batch step: a list of ``Message`` records in, one results row per record out.
 
-Nothing here touches files, the ledger or the clock, so the same function can run
-in-process, in a worker process, or under a distributed engine unchanged.
+Nothing here touches files or the ledger, so the same function can run in-process, in a
+worker process, or under a distributed engine unchanged. The only clock is the time budget
+(``settings.message_seconds``), armed where the work runs; see :mod:`mailguard.deadline`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from mailguard.deadline import MessageTimeout, time_limit
 from mailguard.mail.context import message_context
 from mailguard.mail.message import Message
+from mailguard.segments import Section
 from mailguard.taxonomy import LABELS, SCORE_COLUMNS
 from models.base import Classifier, Evidence
 from serve.scoring.settings import QueueRules, ScoreSettings
@@ -34,6 +37,8 @@ TEXT_COLUMNS: tuple[str, ...] = ("body", "quoted", "html_text", "attachment_text
 CSV_COLUMNS: tuple[str, ...] = tuple(c for c in RESULT_COLUMNS if c not in TEXT_COLUMNS)
 #: ``queue_reason`` of a message flagged only for text it quotes or forwards.
 QUOTED_ONLY_REASON = "in quoted/forwarded text"
+#: ``queue_reason`` of inbound bulk mail queued because a harassment label scored high (``QueueRules.high_score``).
+HIGH_SCORE_BULK_REASON = "high score despite bulk headers"
 _BOOL_COLUMNS = ("bulk", "queue", "truncated")
 #: The Arrow schema of every part file and of ``results.parquet``.
 RESULT_SCHEMA = pa.schema([
@@ -63,7 +68,9 @@ def score_batch(
     Only readable messages that are not duplicates are scored; error rows and
     duplicates get NaN scores (the runner copies a duplicate's scores from its
     first copy). ``duplicate_of[i]`` is the source of the first copy of message
-    ``i``, or "" when it is the first.
+    ``i``, or "" when it is the first. Scoring runs under ``settings.message_seconds``
+    per message (see :func:`score_documents_within`): a message over budget gets an
+    error row ``timeout: ...`` and the others are scored as usual.
     """
     dups = list(duplicate_of) if duplicate_of is not None else [""] * len(messages)
     if len(dups) != len(messages):
@@ -72,18 +79,52 @@ def score_batch(
     proba = np.full((len(messages), len(LABELS)), np.nan)
     evidence: list[dict[str, list[Evidence]]] = [{} for _ in messages]
     cut = np.zeros(len(messages), dtype=bool)
+    rows_of = list(messages)
     if to_score:
-        scored = model.classifier.score_documents([messages[i].sections() for i in to_score])
-        proba[to_score] = scored.proba
-        cut[to_score] = scored.truncated
-        for i, ev in zip(to_score, scored.evidence, strict=True):
-            evidence[i] = ev
+        done = score_documents_within(
+            model.classifier, [messages[i].sections() for i in to_score], settings.message_seconds
+        )
+        for i, result in zip(to_score, done, strict=True):
+            if isinstance(result, MessageTimeout):
+                rows_of[i] = replace(messages[i], status="error", error=f"timeout: scoring the message {result}")
+                continue
+            proba[i], evidence[i], cut[i] = result
     thresholds = np.asarray(model.classifier.thresholds_, dtype=float)
     rows = [
         _row(m, proba[i], evidence[i], bool(cut[i]), thresholds, model, settings, dups[i])
-        for i, m in enumerate(messages)
+        for i, m in enumerate(rows_of)
     ]
     return results_frame(rows)
+
+
+Scored = tuple[np.ndarray, dict[str, list[Evidence]], bool]
+
+
+def score_documents_within(
+    classifier: Classifier, documents: Sequence[Sequence[Section]], seconds: float | None
+) -> list[Scored | MessageTimeout]:
+    """Return, per document, its (scores, evidence, cut) or the ``MessageTimeout`` it ran into.
+
+    The batch is scored in one call under the sum of its budgets (``seconds`` each), which
+    keeps the model's batching; only if that runs out is each document scored alone under
+    its own budget, so the one that overruns is found and the others keep their scores.
+    """
+    budget = seconds * len(documents) if seconds else None
+    try:
+        with time_limit(budget):
+            scored = classifier.score_documents(documents)
+        return [(scored.proba[k], scored.evidence[k], bool(scored.truncated[k])) for k in range(len(documents))]
+    except MessageTimeout:
+        pass
+    out: list[Scored | MessageTimeout] = []
+    for doc in documents:
+        try:
+            with time_limit(seconds):
+                one = classifier.score_documents([doc])
+            out.append((one.proba[0], one.evidence[0], bool(one.truncated[0])))
+        except MessageTimeout as e:
+            out.append(e)
+    return out
 
 
 def results_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -105,16 +146,36 @@ def flagged_labels(scores: np.ndarray, thresholds: np.ndarray) -> str:
     return ";".join(lb for lb, s, t in zip(LABELS, scores, thresholds, strict=True) if s >= t)
 
 
-def should_queue(labels: str, direction: str, bulk: bool, rules: QueueRules) -> bool:
+def should_queue(
+    labels: str, direction: str, bulk: bool, rules: QueueRules, scores: Mapping[str, float] | None = None
+) -> bool:
     """Return whether a flagged row enters the review queue under ``rules`` (see ``QueueRules``)."""
+    return queue_rule(labels, direction, bulk, rules, scores)[0]
+
+
+def queue_rule(
+    labels: str, direction: str, bulk: bool, rules: QueueRules, scores: Mapping[str, float] | None = None
+) -> tuple[bool, str]:
+    """Return whether a flagged row enters the queue by direction and bulk status, and a reason when notable.
+
+    Bulk status comes from headers the sender sets (List-Id, Precedence, X-Auto-Response-Suppress,
+    a noreply address), so it only lowers priority: inbound bulk mail with a flagged harassment
+    label scoring at least ``rules.high_score`` (``scores`` by label) is queued all the same.
+    """
     if not labels:
-        return False
+        return False, ""
     if direction == "inbound":
         if not rules.queue_inbound:
-            return False
+            return False, ""
         if bulk:
-            return any(lb in rules.inbound_bulk_labels for lb in labels.split(";"))
-    return True
+            flagged = labels.split(";")
+            if any(lb in rules.inbound_bulk_labels for lb in flagged):
+                return True, ""
+            high = rules.high_score is not None and scores is not None and any(
+                lb in rules.high_score_labels and scores.get(lb, 0.0) >= rules.high_score for lb in flagged
+            )
+            return (True, HIGH_SCORE_BULK_REASON) if high else (False, "")
+    return True, ""
 
 
 def quoted_only(evidence: dict[str, list[Evidence]]) -> bool:
@@ -123,13 +184,14 @@ def quoted_only(evidence: dict[str, list[Evidence]]) -> bool:
 
 
 def queue_decision(labels: str, evidence: dict[str, list[Evidence]], direction: str, bulk: bool,
-                   rules: QueueRules) -> tuple[bool, str]:
-    """Return whether a row is queued and why (``QUOTED_ONLY_REASON`` for hits only in quoted text)."""
-    if not should_queue(labels, direction, bulk, rules):
+                   rules: QueueRules, scores: Mapping[str, float] | None = None) -> tuple[bool, str]:
+    """Return whether a row is queued and why (``QUOTED_ONLY_REASON``, ``HIGH_SCORE_BULK_REASON`` or "")."""
+    queued, reason = queue_rule(labels, direction, bulk, rules, scores)
+    if not queued:
         return False, ""
     if quoted_only(evidence):
         return rules.quoted_only == "queue", QUOTED_ONLY_REASON
-    return True, ""
+    return True, reason
 
 
 def evidence_json(evidence: dict[str, list[Evidence]]) -> str:
@@ -155,7 +217,8 @@ def _row(
         ctx = message_context(msg, settings.org_domains)
         direction, bulk, reason = str(ctx.direction), bool(ctx.bulk), str(ctx.reason)
     labels = flagged_labels(scores, thresholds)
-    queue, queue_reason = queue_decision(labels, evidence, direction, bulk, settings.queue)
+    by_label = {lb: float(sc) for lb, sc in zip(LABELS, scores, strict=True)}
+    queue, queue_reason = queue_decision(labels, evidence, direction, bulk, settings.queue, by_label)
     row: dict[str, Any] = {
         "message_id": msg.message_id,
         "source": msg.source,

@@ -2,6 +2,8 @@
 
 Everything written here contains mail, so folders are 0700 and files 0600, and
 every file appears under its final name only once complete (temp file + ``os.replace``).
+An output folder is only ever written (and cleaned) when it is new, empty or an earlier
+run's: never a folder of someone else's files, never through a symbolic link.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from serve.scoring.batch import CSV_COLUMNS, RESULT_SCHEMA
+from mailguard.csvsafe import neutralise_cell
+from mailguard.errors import OutputError
+from serve.scoring.batch import CSV_COLUMNS, RESULT_SCHEMA, TEXT_COLUMNS
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -23,6 +27,50 @@ PARTS = "parts"
 STATE = ".state"
 RESULTS_PARQUET = "results.parquet"
 RESULTS_CSV = "results.csv"
+LEDGER = "ledger.sqlite"
+# Text columns of results.csv that can hold what a sender or a file name controls.
+_CSV_TEXT = tuple(c for c in CSV_COLUMNS if RESULT_SCHEMA.field(c).type == pa.string() and c not in TEXT_COLUMNS)
+
+
+def is_run_folder(path: Path) -> bool:
+    """Return whether ``path`` is the output folder of a ``mailguard score`` run (it holds the run's ledger).
+
+    A folder holding only empty ``parts/`` and ``.state/`` folders (a run stopped before
+    its ledger was created) counts too.
+    """
+    if (path / STATE / LEDGER).is_file():
+        return True
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return False
+    return bool(entries) and all(
+        e.name in (PARTS, STATE) and e.is_dir(follow_symlinks=False) and not any(os.scandir(e.path)) for e in entries
+    )
+
+
+def check_output_folder(out: Path) -> None:
+    """Raise ``OutputError`` unless ``out`` may receive a run: absent, empty, or an earlier run's folder.
+
+    A symbolic link is refused (for ``out`` and for its ``parts``/``.state``), so that
+    making files private (chmod) and cleaning stale parts never act outside the folder given.
+    """
+    for path in (out, out / PARTS, out / STATE):
+        if os.path.islink(path):
+            raise OutputError(f"output folder {path} is a symbolic link; give the real folder instead")
+    if not os.path.lexists(out):
+        return
+    if not out.is_dir():
+        raise OutputError(f"output folder {out} exists and is not a folder")
+    try:
+        empty = not any(os.scandir(out))
+    except OSError as e:
+        raise OutputError(f"cannot read output folder {out}: {e.strerror or e}") from e
+    if not empty and not is_run_folder(out):
+        raise OutputError(
+            f"output folder {out} is not empty and holds no earlier mailguard run ({STATE}/{LEDGER}); "
+            "choose a new or empty folder (nothing in it was changed)"
+        )
 
 
 def private_dir(path: Path) -> Path:
@@ -114,7 +162,10 @@ def build_results(out: Path, parts: list[int], keep: Callable[[int, pd.DataFrame
             if frame.empty:
                 continue
             writer.write_table(to_arrow(frame))
-            frame[list(CSV_COLUMNS)].to_csv(csv, header=False, index=False)
+            csv_rows = frame[list(CSV_COLUMNS)].copy()
+            for column in _CSV_TEXT:  # what spreadsheets would run as a formula is shown as text
+                csv_rows[column] = csv_rows[column].map(neutralise_cell)
+            csv_rows.to_csv(csv, header=False, index=False)
             rows += len(frame)
     return rows
 

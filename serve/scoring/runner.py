@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from serve.scoring.ledger import Ledger, dedup_key, item_key
 from serve.scoring.logs import event
 from serve.scoring.progress import ProgressInfo
 from serve.scoring.report import write_reports
+from serve.scoring.retention import remove_old_results
 from serve.scoring.settings import ScoreSettings
 
 ProgressCallback = Callable[[ProgressInfo, bool], None]
@@ -84,9 +85,10 @@ def run_scoring(
     """Score every message of ``inputs`` (paths or globs) into ``settings.out``; return the outcome.
 
     Raises a ``MailguardError`` when the run cannot proceed: no input, unknown
-    model, output folder in use, review database unusable.
+    model, output folder in use or not ours (``OutputError``), review database unusable.
     """
     paths = _unique(iter_inputs(list(inputs)))
+    outputs.check_output_folder(settings.out)
     load_results = _review_loader() if settings.review_db else None
     model, model_path = _resolve(settings.model)
     try:
@@ -145,6 +147,7 @@ def _score_into(
             ledger.finish_generation()
         finally:
             ledger.close()
+    _apply_retention(settings, out)
     error_rows = int(summary["totals"]["errors"])
     event("run_finished", rows=rows, scored=stats.scored, skipped_done=stats.skipped_done, errors=error_rows,
           queued=summary["totals"]["queued"], messages_per_second=summary["messages_per_second"],
@@ -235,6 +238,7 @@ class _Pipeline:
         self.generation, self.settings, self.stats = generation, settings, stats
         self.pending: deque[tuple[Future[pd.DataFrame], list[Message]]] = deque()
         self.inflight_firsts: dict[str, str] = {}  # dedup key -> source of a first copy not yet committed
+        self.failed_firsts: dict[str, str] = {}  # dedup key -> error of a first copy that could not be scored
 
     def run(self, messages: Iterable[Message], progress: Callable[..., None]) -> None:
         size = self.settings.batch_size
@@ -290,7 +294,10 @@ class _Pipeline:
         version = self.model.version
         dkeys = [dedup_key(m, version) for m in messages]
         first_rows = [i for i, m in enumerate(messages) if m.status == "ok" and m.content_hash
-                      and not frame.at[i, "duplicate_of"]]
+                      and not frame.at[i, "duplicate_of"] and frame.at[i, "status"] == "ok"]
+        for i, m in enumerate(messages):  # scored, but ran out of time: its copies share its error row
+            if m.status == "ok" and frame.at[i, "status"] != "ok" and not frame.at[i, "duplicate_of"]:
+                self.failed_firsts[dkeys[i]] = str(frame.at[i, "error"])
         firsts = {  # this batch's first copies, by dedup key
             dkeys[i]: (frame.loc[i, list(SCORE_COLUMNS)].tolist(), str(frame.at[i, "labels"]), str(frame.at[i, "evidence"]))
             for i in first_rows
@@ -321,6 +328,9 @@ class _Pipeline:
             found = firsts.get(dkeys[i])
             if found is None and dkeys[i] in stored:
                 found = stored[dkeys[i]][1:]
+            if found is None and dkeys[i] in self.failed_firsts:
+                frame.at[i, "status"], frame.at[i, "error"] = "error", self.failed_firsts[dkeys[i]]
+                continue
             if found is None:
                 continue  # cannot happen with in-order commits; the row keeps NaN scores rather than guess
             scores, labels, evidence = found
@@ -361,7 +371,7 @@ def _unique(paths: Iterable[Path]) -> list[Path]:
 def _in_window(paths: Sequence[Path], settings: ScoreSettings, stats: RunStats) -> Iterator[Message]:
     """Yield the messages of ``paths`` dated inside [since, until); undated messages are kept and counted."""
     for path in paths:
-        for msg in read_messages(path):
+        for msg in read_messages(path, message_seconds=settings.message_seconds):
             stats.read += 1
             when = msg.date
             if when is None:
@@ -392,7 +402,7 @@ def _estimate(paths: Sequence[Path]) -> int | None:
 
     try:
         return estimate_total(paths)
-    except OSError:
+    except (OSError, MailguardError):  # only a progress estimate: the readers report the real problem
         return None
 
 
@@ -423,6 +433,17 @@ class _exclusive:
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
+
+
+def _apply_retention(settings: ScoreSettings, out: Path) -> None:
+    """Delete nightly day folders beside ``out`` older than ``keep_days``, and log the counts."""
+    if settings.keep_days < 1:
+        return
+    removed = remove_old_results(out.parent, settings.keep_days, date.today(), out)
+    if removed.folders or removed.kept_in_use or removed.kept_foreign:
+        event("old_results_removed", keep_days=settings.keep_days, folders=removed.folders,
+              messages=removed.messages, files=removed.files, kept_in_use=removed.kept_in_use,
+              kept_not_mailguard=removed.kept_foreign)
 
 
 def _review_loader() -> Callable[[pd.DataFrame, str], dict[str, int]]:

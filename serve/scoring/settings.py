@@ -10,13 +10,20 @@ from typing import Any
 
 from mailguard.config import load_toml
 from mailguard.errors import ConfigError
-from mailguard.taxonomy import LABELS, check_label
+from mailguard.taxonomy import HARASSMENT_LABELS, LABELS, check_label
 
 #: Looked for in the working directory when ``--config`` is not given.
 DEFAULT_CONFIG = Path("mailguard.toml")
 
-_SCORE_KEYS = {"model", "out", "workers", "batch_size", "review_db", "log_format", "inputs"}
-_QUEUE_KEYS = {"inbound_bulk_labels", "queue_inbound", "quoted_only"}
+_SCORE_KEYS = {"model", "out", "workers", "batch_size", "review_db", "log_format", "inputs", "message_seconds",
+               "keep_days"}
+_QUEUE_KEYS = {"inbound_bulk_labels", "queue_inbound", "quoted_only", "high_score_queues_bulk", "high_score",
+               "high_score_labels"}
+#: Seconds one message may take to read, and again to score, before it becomes a ``timeout`` error row.
+#: Generous for real mail (each attachment is also capped at 5 s); tight enough that hostile mail costs seconds.
+DEFAULT_MESSAGE_SECONDS = 10.0
+#: Score at or above which a flagged harassment label queues inbound bulk mail anyway (bulk headers are sender-set).
+DEFAULT_HIGH_SCORE = 0.9
 #: What happens to a message flagged only for text it quotes or forwards (``[queue] quoted_only``).
 QUOTED_ONLY_RULES = ("queue", "report")
 
@@ -31,12 +38,17 @@ class QueueRules:
     ``queue_inbound = False`` keeps *all* inbound mail out of the queue.
     ``quoted_only`` decides for a message flagged only for what it quotes or forwards:
     ``queue`` (default: a reviewer decides, the row says "in quoted/forwarded text") or
-    ``report`` (kept in the results, not queued). See docs/nightly.md.
+    ``report`` (kept in the results, not queued). Bulk status comes from headers the sender
+    sets, so it may only lower priority: inbound bulk mail flagged for one of
+    ``high_score_labels`` with a score of at least ``high_score`` is queued anyway (``None``
+    turns this off). See docs/nightly.md.
     """
 
     inbound_bulk_labels: frozenset[str] = frozenset()
     queue_inbound: bool = True
     quoted_only: str = "queue"
+    high_score: float | None = DEFAULT_HIGH_SCORE
+    high_score_labels: frozenset[str] = frozenset(HARASSMENT_LABELS)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,8 @@ class ScoreSettings:
     log_format: str = "text"
     quiet: bool = False
     queue: QueueRules = QueueRules()
+    message_seconds: float | None = DEFAULT_MESSAGE_SECONDS  # None: no time budget
+    keep_days: int = 0  # delete day folders next to ``out`` older than this many days; 0 keeps everything
 
 
 def parse_day(value: str, *, end: bool = False) -> datetime:
@@ -117,6 +131,8 @@ def load_score_settings(config: Path | None, overrides: dict[str, Any]) -> tuple
         rescore=bool(merged.get("rescore", False)),
         quiet=bool(merged.get("quiet", False)),
         queue=_queue_rules(queue, where),
+        message_seconds=_seconds(merged, "message_seconds", DEFAULT_MESSAGE_SECONDS, where),
+        keep_days=_non_negative_int(merged, "keep_days", 0, where),
     )
     if settings.log_format not in ("text", "json"):
         raise ConfigError(f"{where}: log_format must be 'text' or 'json', got {settings.log_format!r}")
@@ -149,6 +165,31 @@ def _positive_int(values: dict[str, Any], key: str, default: int, where: str) ->
     return value
 
 
+def _non_negative_int(values: dict[str, Any], key: str, default: int, where: str) -> int:
+    value = values.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: {key} must be a whole number of at least 0, got {value!r}")
+    return value
+
+
+def _seconds(values: dict[str, Any], key: str, default: float, where: str) -> float | None:
+    """Return a time budget in seconds; 0 turns it off (None)."""
+    value = values.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 or value == float("inf"):
+        raise ConfigError(f"{where}: {key} must be a number of seconds (0 for no limit), got {value!r}")
+    return float(value) or None
+
+
+def _labels(values: dict[str, Any], key: str, where: str, default: frozenset[str]) -> frozenset[str]:
+    if key not in values:
+        return default
+    labels = _str_list(values, key, where)
+    try:
+        return frozenset(LABELS if labels == ["*"] else [check_label(lb) for lb in labels])
+    except ValueError as e:
+        raise ConfigError(f"{where}: [queue] {key}: {e}") from e
+
+
 def _str_list(values: dict[str, Any], key: str, where: str) -> list[str]:
     value = values.get(key, [])
     if isinstance(value, str):
@@ -159,15 +200,21 @@ def _str_list(values: dict[str, Any], key: str, where: str) -> list[str]:
 
 
 def _queue_rules(queue: dict[str, Any], where: str) -> QueueRules:
-    labels = _str_list(queue, "inbound_bulk_labels", where)
-    try:
-        checked = frozenset(LABELS if labels == ["*"] else [check_label(lb) for lb in labels])
-    except ValueError as e:
-        raise ConfigError(f"{where}: [queue] inbound_bulk_labels: {e}") from e
+    checked = _labels(queue, "inbound_bulk_labels", where, frozenset())
     inbound = queue.get("queue_inbound", True)
     if not isinstance(inbound, bool):
         raise ConfigError(f"{where}: [queue] queue_inbound must be true or false")
     quoted = queue.get("quoted_only", "queue")
     if quoted not in QUOTED_ONLY_RULES:
         raise ConfigError(f"{where}: [queue] quoted_only must be one of {', '.join(QUOTED_ONLY_RULES)}, got {quoted!r}")
-    return QueueRules(inbound_bulk_labels=checked, queue_inbound=inbound, quoted_only=quoted)
+    override = queue.get("high_score_queues_bulk", True)
+    if not isinstance(override, bool):
+        raise ConfigError(f"{where}: [queue] high_score_queues_bulk must be true or false")
+    high = queue.get("high_score", DEFAULT_HIGH_SCORE)
+    if isinstance(high, bool) or not isinstance(high, int | float) or not 0 < high <= 1:
+        raise ConfigError(f"{where}: [queue] high_score must be a score above 0 and at most 1, got {high!r}")
+    return QueueRules(
+        inbound_bulk_labels=checked, queue_inbound=inbound, quoted_only=quoted,
+        high_score=float(high) if override else None,
+        high_score_labels=_labels(queue, "high_score_labels", where, frozenset(HARASSMENT_LABELS)),
+    )
