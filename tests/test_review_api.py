@@ -5,11 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from fixtures.review.make_results import ATTACHMENT_LINE, BODY_LINE, FORWARDED_LINE, HTML_LINE, QUOTED_LINE
 from fixtures.review.support import (  # noqa: F401
+    ORIGINS,
     PASSWORD,
+    RESULTS,
     Env,
     csrf_of,
     db_url,
@@ -250,3 +256,181 @@ def test_roles_that_read_mail_can_see_the_queue(sqlite_url: str, name: str) -> N
     c = env_.client()
     login(c, {"reviewer": "alice", "investigator": "ivan"}[name])
     assert c.get("/queue").status_code == 200
+
+
+@dataclass
+class _Mark:
+    start: int
+    end: int
+    attrs: dict[str, str | None]
+    anchors: list[str] = field(default_factory=list)
+    badges: list[str] = field(default_factory=list)
+
+
+class _MarkedText(HTMLParser):
+    """The text of the element with id ``element_id`` as a reader sees it, and where each <mark> lies in it."""
+
+    def __init__(self, element_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.element_id, self.depth, self.in_badge = element_id, 0, False
+        self.text, self.marks, self.found = "", [], False
+        self._open: _Mark | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if not self.depth:
+            if a.get("id") == self.element_id:
+                self.depth, self.found = 1, True
+            return
+        self.depth += 1
+        if tag == "mark":
+            self._open = _Mark(len(self.text), -1, a)
+        elif a.get("class") == "evanchor" and self._open:
+            self._open.anchors.append(str(a["id"]))
+        elif a.get("class") == "evlabel":
+            self.in_badge = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.depth:
+            return
+        self.depth -= 1
+        if tag == "mark" and self._open:
+            self._open.end = len(self.text)
+            self.marks.append(self._open)
+            self._open = None
+        self.in_badge = False if tag == "span" else self.in_badge
+
+    def handle_data(self, data: str) -> None:
+        if self.depth and self.in_badge and self._open:
+            self._open.badges.append(data)
+        elif self.depth:
+            self.text += data
+
+
+def _marked(html: str, element_id: str) -> _MarkedText:
+    parsed = _MarkedText(element_id)
+    parsed.feed(html)
+    assert parsed.found, f"no element #{element_id} on the page"
+    return parsed
+
+
+@pytest.fixture
+def origins(db_url: str) -> Env:  # noqa: F811
+    """Return the app seeded with the fixture results and the rows whose evidence lies outside the body."""
+    seed(db_url, pd.concat([pd.read_parquet(RESULTS), pd.read_parquet(ORIGINS)], ignore_index=True))
+    return Env(db_url, settings_for(db_url))
+
+
+def test_evidence_is_marked_at_its_offsets_in_every_field_with_its_origin(origins: Env) -> None:
+    c = origins.client()
+    login(c, "alice")
+    iid = item_id(origins.db_url, "m10")
+    html = c.get(f"/items/{iid}").text
+    stored = c.get(f"/api/items/{iid}").json()
+    evidence = stored["evidence"]
+    expected = {  # element id -> (results field, label, item index, origin as the title says it)
+        "html-text": ("html_text", "sexual", 0, "HTML version only"),
+        "body": ("body", "sexual", 1, "message text"),
+        "quoted-text": ("quoted", "race", 0, "quoted/forwarded text"),
+        "attachment-text": ("attachment_text", "solicitation", 0, "attachment notes.docx"),
+    }
+    for element_id, (fld, label, k, where) in expected.items():
+        page = _marked(html, element_id)
+        item = evidence[label][k]
+        assert page.text == stored[fld]  # the whole field is shown, escaped back to the stored text
+        [mark] = page.marks
+        assert (mark.start, mark.end) == (item["start"], item["end"])
+        assert page.text[mark.start : mark.end] == item["text"]
+        assert mark.badges == [label] and mark.anchors == [f"ev-{label}-{k}"]
+        assert mark.attrs["data-origins"] == item["origin"]
+        assert mark.attrs["title"] == f"{label} ({where}, score {item['score']:.2f})"
+    assert [i["text"] for i in (evidence["sexual"][0], evidence["race"][0], evidence["solicitation"][0])] == [
+        HTML_LINE, QUOTED_LINE, ATTACHMENT_LINE,
+    ]  # fmt: skip
+    assert _marked(html, "subject").marks == []
+    # every section holding evidence is open and says so
+    for section in ("html-only", "quoted", "attachments-read"):
+        assert f'id="{section}" open>' in html
+    assert "Only in the HTML version" in html and "quoted/forwarded text" in html
+    assert "read from rota.txt, notes.docx, one after another" in html  # the files read, not the unreadable ones
+
+
+def test_item_page_says_what_was_not_scored(origins: Env) -> None:
+    c = origins.client()
+    login(c, "alice")
+    html = c.get(f"/items/{item_id(origins.db_url, 'm10')}").text
+    assert 'id="truncated">Only the first part of this message was scored' in html
+    assert 'id="unscored-attachments">Attachments not read: photo.png (not text); locked.pdf (encrypted)<' in html
+    assert 'id="queue-reason"' not in html  # m10 has evidence of its own, so no queue reason
+    plain = c.get(f"/items/{item_id(origins.db_url, 'm1')}").text
+    assert 'class="notice' not in plain and 'id="quoted" >' in plain  # nothing to say; quoted starts closed
+
+
+def test_side_panel_lists_each_labels_evidence_best_first_with_origin_and_score(origins: Env) -> None:
+    c = origins.client()
+    login(c, "alice")
+    html = c.get(f"/items/{item_id(origins.db_url, 'm10')}").text
+    panel = html[html.index('id="evidence-panel"') : html.index("<h2>Scores</h2>")]
+    assert [panel.index(f">{lb}<") for lb in ("sexual", "race", "solicitation")] == sorted(
+        panel.index(f">{lb}<") for lb in ("sexual", "race", "solicitation")
+    )  # labels by score: 0.91, 0.88, 0.79
+    sexual = panel[panel.index(">sexual<") : panel.index(">race<")]
+    assert sexual.index(HTML_LINE) < sexual.index(BODY_LINE)  # 0.91 before 0.62
+    assert f'<a href="#ev-sexual-0">“{HTML_LINE}”</a>' in sexual and "HTML version only · score 0.91" in sexual
+    assert f'<a href="#ev-sexual-1">“{BODY_LINE}”</a>' in sexual and "message text · score 0.62" in sexual
+    assert "quoted/forwarded text · score 0.88" in panel and "attachment notes.docx · score 0.79" in panel
+
+
+def test_quoted_only_flags_are_announced_and_marked_as_quoted(origins: Env) -> None:
+    c = origins.client()
+    login(c, "alice")
+    iid = item_id(origins.db_url, "m11")
+    html = c.get(f"/items/{iid}").text
+    assert '<p class="notice reason" id="queue-reason" role="note">Flagged only in quoted/forwarded text' in html
+    quoted = _marked(html, "quoted-text")
+    [mark] = quoted.marks
+    assert quoted.text[mark.start : mark.end] == FORWARDED_LINE and mark.attrs["data-origins"] == "quoted"
+    assert 'id="quoted" open>' in html and _marked(html, "body").marks == []
+    row = next(it for it in c.get("/api/queue").json()["items"] if it["id"] == iid)
+    assert row["queue_reason"] == "in quoted/forwarded text"
+    assert '<span class="tag reason" title="why it was queued">in quoted/forwarded text</span>' in c.get("/queue").text
+
+
+def test_item_json_carries_everything_the_scorer_read(origins: Env) -> None:
+    c = origins.client()
+    login(c, "alice")
+    api = c.get(f"/api/items/{item_id(origins.db_url, 'm10')}").json()
+    assert api["html_text"].startswith("Agenda: rota") and api["attachment_text"].startswith("Rota for March")
+    assert (api["unscored_attachments"], api["truncated"], api["queue_reason"]) == (
+        "photo.png (not text); locked.pdf (encrypted)", True, "",
+    )  # fmt: skip
+    assert api["evidence"]["solicitation"][0]["attachment"] == "notes.docx"
+    m11 = c.get(f"/api/items/{item_id(origins.db_url, 'm11')}").json()
+    assert (m11["queue_reason"], m11["truncated"], m11["html_text"]) == ("in quoted/forwarded text", False, "")
+
+
+def test_hostile_text_in_every_section_stays_text(origins: Env) -> None:
+    c = origins.client()
+    login(c, "alice")
+    html = c.get(f"/items/{item_id(origins.db_url, 'm10')}").text
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<script>steal" not in html and "&lt;script&gt;steal()&lt;/script&gt;" in html
+    m1 = c.get(f"/items/{item_id(origins.db_url, 'm1')}").text
+    assert "<script>alert" not in m1 and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in m1
+
+
+def test_evidence_not_found_in_the_text_is_listed_as_text(sqlite_url: str) -> None:  # noqa: F811
+    results = pd.read_parquet(RESULTS)
+    m4 = results.message_id == "<m4@city.example>"
+    results.loc[m4, "evidence"] = json.dumps(
+        {"gender": [{"text": "a line the body no longer has", "origin": "body", "field": "body", "start": 0,
+                     "end": 29, "score": 0.66}]}
+    )  # fmt: skip
+    seed(sqlite_url, results)
+    c = Env(sqlite_url, settings_for(sqlite_url)).client()
+    login(c, "alice")
+    html = c.get(f"/items/{item_id(sqlite_url, 'm4')}").text
+    assert "Evidence not found in the text shown:" in html
+    assert '<span class="tag">gender</span> “a line the body no longer has” (message text)' in html
+    assert "{&#39;text&#39;" not in html and "[{" not in html  # the items themselves are never dumped
+    assert "“a line the body no longer has” <em>(not found in the text shown)</em>" in html

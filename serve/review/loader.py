@@ -22,8 +22,9 @@ REQUIRED_COLUMNS = ("message_id", "labels")
 _CHUNK = 500
 #: Fields a re-load may change; an item whose values all match is "unchanged".
 _SCORING_FIELDS = (
-    "source", "date", "sender", "to", "cc", "subject", "body", "quoted", "attachments", "scores", "max_score",
-    "labels", "evidence", "model_version", "run_id", "direction", "bulk", "context_reason",
+    "source", "date", "sender", "to", "cc", "subject", "body", "quoted", "html_text", "attachment_text",
+    "attachments", "unscored_attachments", "truncated", "scores", "max_score", "labels", "evidence",
+    "model_version", "run_id", "direction", "bulk", "context_reason", "queue_reason",
 )  # fmt: skip
 
 
@@ -38,6 +39,8 @@ def _text(value: Any) -> str:
 def _flag(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in {"1", "true", "yes"}
+    if value is None or value is pd.NA:  # a missing cell of a nullable boolean column
+        return False
     return bool(value) and not (isinstance(value, float) and math.isnan(value))
 
 
@@ -100,7 +103,12 @@ def _item_values(row: dict[str, Any]) -> dict[str, Any]:
         "subject": _text(row.get("subject")),
         "body": _text(row.get("body")),
         "quoted": _text(row.get("quoted")),
+        # Results written before the scoring unit lack the next columns: empty, as the scorer read nothing there.
+        "html_text": _text(row.get("html_text")),
+        "attachment_text": _text(row.get("attachment_text")),
         "attachments": _text(row.get("attachments")),
+        "unscored_attachments": _text(row.get("unscored_attachments")),
+        "truncated": _flag(row.get("truncated")),
         "scores": json.dumps(scores, sort_keys=True),
         "max_score": max((scores.get(lb, 0.0) for lb in labels), default=0.0),
         "labels": ";".join(labels),
@@ -110,6 +118,7 @@ def _item_values(row: dict[str, Any]) -> dict[str, Any]:
         "direction": _text(row.get("direction")) or "unknown",
         "bulk": _flag(row.get("bulk")),
         "context_reason": _text(row.get("context_reason")),
+        "queue_reason": _text(row.get("queue_reason")),
     }
 
 

@@ -89,16 +89,21 @@ class Item(Base):
     subject: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
     quoted: Mapped[str] = mapped_column(Text, default="")
+    html_text: Mapped[str] = mapped_column(Text, default="")  # text only the HTML alternative shows
+    attachment_text: Mapped[str] = mapped_column(Text, default="")  # readable attachments' text, one after another
     attachments: Mapped[str] = mapped_column(Text, default="")
+    unscored_attachments: Mapped[str] = mapped_column(Text, default="")  # "; "-joined "name (reason)"
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)  # some text was cut before scoring
     scores: Mapped[str] = mapped_column(Text, default="{}")  # JSON {label: probability}
     max_score: Mapped[float] = mapped_column(Float, default=0.0)
     labels: Mapped[str] = mapped_column(Text, default="")  # ";"-joined flagged labels
-    evidence: Mapped[str] = mapped_column(Text, default="{}")  # JSON {label: span}
+    evidence: Mapped[str] = mapped_column(Text, default="{}")  # JSON {label: [item]} (mailguard.evidence)
     model_version: Mapped[str] = mapped_column(String(120), default="", index=True)
     run_id: Mapped[str] = mapped_column(String(120), default="")
     direction: Mapped[str] = mapped_column(String(20), default="unknown", index=True)
     bulk: Mapped[bool] = mapped_column(Boolean, default=False)
     context_reason: Mapped[str] = mapped_column(Text, default="")
+    queue_reason: Mapped[str] = mapped_column(Text, default="")  # why the scorer queued it, e.g. quoted text only
     status: Mapped[str] = mapped_column(String(20), default=PENDING)
     confirmed_labels: Mapped[str] = mapped_column(Text, default="")
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)

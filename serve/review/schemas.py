@@ -39,6 +39,7 @@ class ItemSummary(BaseModel):
     max_score: float
     status: str
     direction: str
+    queue_reason: str  # why the scorer queued it ("" for the ordinary rule), e.g. "in quoted/forwarded text"
     model_version: str
     version: int
 
@@ -76,13 +77,19 @@ class ItemOut(BaseModel):
     sender: str
     to: list[str]
     cc: list[str]
+    html_text: str  # text only the HTML alternative shows ("" when it says what the plain part says)
+    attachment_text: str  # readable attachments' text, one after another
     attachments: str
+    unscored_attachments: str  # "; "-joined "name (reason)" of attachments whose text was not read
+    truncated: bool  # some text was cut by a size limit and not scored
     labels: list[str]
     scores: dict[str, float]
-    evidence: dict[str, list[dict[str, Any]]]  # {label: [item]}, as mailguard.evidence.parse_evidence reads it
+    # {label: [item]} best first, as mailguard.evidence.parse_evidence reads it; start/end index the field named
+    evidence: dict[str, list[dict[str, Any]]]
     direction: str
     bulk: bool
     context_reason: str
+    queue_reason: str
     model_version: str
     run_id: str
     status: str

@@ -9,12 +9,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # makes fixtures.review.support importable
 
-from fixtures.review.support import Env, seed, settings_for  # noqa: E402
+from fixtures.review.support import ORIGINS, RESULTS, Env, seed, settings_for  # noqa: E402
 
 CHROMIUM = Path(os.environ.get("MAILGUARD_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -32,12 +33,24 @@ def _free_port() -> int:
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[tuple[str, Env]]:
     """Yield (base URL, env) of a seeded review app served by uvicorn in a thread."""
+    yield from _serve(tmp_path)
+
+
+@pytest.fixture
+def live_origins_server(tmp_path: Path) -> Iterator[tuple[str, Env]]:
+    """Yield (base URL, env) of the app seeded with the fixture results and origins.parquet's rows too."""
+    import pandas as pd
+
+    yield from _serve(tmp_path, pd.concat([pd.read_parquet(RESULTS), pd.read_parquet(ORIGINS)], ignore_index=True))
+
+
+def _serve(tmp_path: Path, results: Any = None) -> Iterator[tuple[str, Env]]:
     import uvicorn
 
     from serve.review.main import create_app
 
     url = f"sqlite:///{tmp_path / 'review.db'}"
-    seed(url)
+    seed(url, results)
     env = Env(url, settings_for(url))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(env.settings), host="127.0.0.1", port=port, log_level="warning"))

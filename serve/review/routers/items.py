@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailguard.evidence import parse_evidence
 from serve.review import audit
 from serve.review.decisions import (
     DecisionConflict,
@@ -23,9 +24,16 @@ from serve.review.decisions import (
     reopen_item,
 )
 from serve.review.deps import MAX_DB_INT, ClientIp, Db, Investigator, ItemId, Reviewer, Settings
-from serve.review.highlight import highlight
+from serve.review.highlight import FIELDS, highlight_message
 from serve.review.models import CONFIRMED, NOT_VIOLATION, Item, User
-from serve.review.presenters import addresses, identity_out, item_out
+from serve.review.presenters import (
+    addresses,
+    evidence_panel,
+    identity_out,
+    item_out,
+    queue_notice,
+    readable_attachments,
+)
 from serve.review.queue import neighbours
 from serve.review.schemas import DecisionIn, IdentityOut, ItemOut, ReopenIn
 from serve.review.security import pseudonym
@@ -77,16 +85,20 @@ def _page(
     error: str = "", identity: dict[str, object] | None = None,
 ) -> Response:  # fmt: skip
     secret = settings.secret_key.get_secret_value()
-    evidence = json.loads(item.evidence or "{}")
+    evidence = parse_evidence(item.evidence)
     labels = item.label_list
-    body = highlight(item.body, evidence, labels)
-    subject = highlight(item.subject, evidence, [lb for lb in labels if lb not in body.found])
-    missing = {lb: evidence[lb] for lb in labels if evidence.get(lb) and lb not in body.found | subject.found}
+    marked = highlight_message({f: getattr(item, f) for f in FIELDS}, evidence, labels)
+    panel = evidence_panel(evidence, labels, marked.placed)
+    missing = [(lb, row) for lb, rows in panel.items() for row in rows if row.anchor is None and row.text]
+    scores = json.loads(item.scores or "{}")
+    by_score = sorted(labels, key=lambda lb: -float(scores.get(lb, 0.0)))  # the strongest reason first
     prev_id, next_id = neighbours(db, item)
     reviewers = db.scalars(select(User).where(User.active.is_(True), User.id != user.id).order_by(User.username))
     return render(
-        request, "item.html", status_code=status_code, user=user, item=item, body_html=body.html,
-        subject_html=subject.html, missing_evidence=missing, scores=json.loads(item.scores or "{}"),
+        request, "item.html", status_code=status_code, user=user, item=item, marked=marked.fields,
+        evidence_in={f: f in marked.placed.values() for f in FIELDS}, evidence_panel=panel, panel_labels=by_score,
+        missing_evidence=missing, queue_notice=queue_notice(item.queue_reason),
+        read_attachments=readable_attachments(item.attachments, item.unscored_attachments), scores=scores,
         sender=pseudonym(item.sender, secret), to=[pseudonym(a, secret) for a in addresses(item.to)],
         cc=[pseudonym(a, secret) for a in addresses(item.cc)], identity=identity, error=error,
         history=history(db, item.id), prev_id=prev_id, next_id=next_id,
