@@ -6,18 +6,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from mailguard.errors import ModelFormatError
 from mailguard.taxonomy import LABELS
 from mailguard.text import deobfuscate
 from models.base import Classifier
-
-PAYLOAD_FILE = "linear.joblib"
+from models.linear_payload import load_linear, save_linear
 
 
 class LinearClassifier(Classifier):
@@ -110,19 +107,12 @@ class LinearClassifier(Classifier):
         return out
 
     def _save_payload(self, path: Path) -> dict[str, Any]:
-        state = {"word": self.word_vectorizer_, "char": self.char_vectorizer_, "estimators": self.estimators_}
-        joblib.dump(state, path / PAYLOAD_FILE, compress=3)
-        return {"payload": PAYLOAD_FILE}
+        # Arrays + JSON, never a pickle: loading a model folder must not run code from it.
+        return save_linear(path, self.word_vectorizer_, self.char_vectorizer_, list(self.estimators_))
 
     @classmethod
     def _load_payload(cls, path: Path, meta: dict[str, Any]) -> LinearClassifier:
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in meta.get("params", {}).items()}
         clf = cls(**params)  # type: ignore[arg-type]
-        try:
-            state = joblib.load(path / PAYLOAD_FILE)
-        except (OSError, EOFError, ValueError) as e:
-            raise ModelFormatError(f"cannot read linear model payload in {path}: {e}") from e
-        clf.word_vectorizer_ = state["word"]
-        clf.char_vectorizer_ = state["char"]
-        clf.estimators_ = state["estimators"]
+        clf.word_vectorizer_, clf.char_vectorizer_, clf.estimators_ = load_linear(path, meta)
         return clf

@@ -125,8 +125,7 @@ def resolve_model(spec: str) -> ResolvedModel:
 
     path = Path(spec)
     if (path / META_FILE).is_file():
-        digest = hashlib.sha256((path / META_FILE).read_bytes()).hexdigest()[:12]
-        return ResolvedModel(load_classifier(path), f"path:{digest}", None, path)
+        return ResolvedModel(load_classifier(path), f"path:{folder_digest(path)[:12]}", None, path)
     if path.exists() or "/" in spec and not spec.startswith("models:/"):
         raise ModelNotFoundError(f"{spec} is not a saved mailguard model folder")
     match = _SPEC.match(spec)
@@ -134,6 +133,25 @@ def resolve_model(spec: str) -> ResolvedModel:
         raise ModelNotFoundError(f"cannot understand model {spec!r}: give an alias, name@alias, models:/name/N or a folder")
     name, ref = match["name"] or MODEL_NAME, match["ref"]
     return _resolve_registered(name, ref)
+
+
+def folder_digest(path: Path) -> str:
+    """Return the sha256 of every file in the saved-model folder ``path``: names and contents, sub-folders too.
+
+    A folder model's version is this digest, so a payload swapped under an unchanged
+    ``mailguard_model.json`` is a new version (its messages are scored again), never one
+    that counts as already scored.
+    """
+    total = hashlib.sha256()
+    files = sorted(Path(d) / f for d, _dirs, names in os.walk(path) for f in names)  # links to folders not entered
+    for file in files:
+        total.update(file.relative_to(path).as_posix().encode("utf-8", "surrogateescape") + b"\x00")
+        one = hashlib.sha256()
+        with file.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                one.update(chunk)
+        total.update(one.digest())
+    return total.hexdigest()
 
 
 def _model_version(name: str, ref: str) -> Any:
