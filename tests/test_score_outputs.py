@@ -215,3 +215,13 @@ def test_inbound_mail_with_bulk_headers_is_queued_when_a_harassment_label_scores
     assert harass["direction"] == "inbound" and harass["bulk"] and harass["labels"] == "sexual"
     assert harass["queue"] and harass["queue_reason"] == "high score despite bulk headers"
     assert advert["bulk"] and advert["labels"] == "solicitation" and not advert["queue"]  # marketing: reported
+
+
+def test_the_review_apps_audit_export_neutralises_formulas_too() -> None:
+    from serve.review.audit import AUDIT_COLUMNS, write_audit_csv
+
+    buf = io.StringIO()
+    row = dict.fromkeys(AUDIT_COLUMNS, "")
+    write_audit_csv([{**row, "actor": "=HYPERLINK(\"http://x\")", "detail": "+cmd"}], buf)
+    exported = next(csv.DictReader(io.StringIO(buf.getvalue())))
+    assert exported["actor"] == "'=HYPERLINK(\"http://x\")" and exported["detail"] == "'+cmd"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailguard.csvsafe import SafeDictWriter
 from serve.review.models import AuditEvent
 
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "item_id", "ip", "detail")
@@ -59,7 +59,7 @@ def iter_audit_csv(db_url: str, upto_id: int, batch: int = 1000) -> Iterator[str
     from serve.review.db import session_scope
 
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=AUDIT_COLUMNS)
+    writer = SafeDictWriter(buf, fieldnames=AUDIT_COLUMNS)
     writer.writeheader()
     after = 0
     while True:
@@ -77,7 +77,7 @@ def iter_audit_csv(db_url: str, upto_id: int, batch: int = 1000) -> Iterator[str
 
 def write_audit_csv(rows: list[dict[str, Any]], fh: Any) -> None:
     """Write ``rows`` as CSV with a header to the text file object ``fh``."""
-    writer = csv.DictWriter(fh, fieldnames=AUDIT_COLUMNS)
+    writer = SafeDictWriter(fh, fieldnames=AUDIT_COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
 
