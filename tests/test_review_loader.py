@@ -215,28 +215,31 @@ def test_export_round_trip_gives_training_rows(db_url: str, tmp_path, suffix: st
     df = pd.read_parquet(out) if suffix == ".parquet" else pd.read_json(
         out, lines=True, dtype=False  # as a reader must: model versions are strings, not numbers
     )
-    assert n == len(df) == 2  # the escalated item is not final, so not exported
+    assert n == len(df) and set(df["decision"]) == {"confirmed", "not_violation"}  # the escalated one is not final
     assert list(df.columns) == list(EXPORT_COLUMNS)
-    by_decision = df.set_index("decision")
-    confirmed, dismissed = by_decision.loc["confirmed"], by_decision.loc["not_violation"]
-    assert confirmed["text"].startswith("Re: new hires\n\nHonestly people of that colour")
-    assert [confirmed[lb] for lb in LABELS] == [int(lb == "race") for lb in LABELS]  # only what was confirmed
-    assert [dismissed[lb] for lb in LABELS] == [0] * len(LABELS)
+    assert (df.groupby("item_id")["split_key"].nunique() == 1).all()  # an item never spans two splits
+    confirmed, dismissed = df[df["decision"] == "confirmed"], df[df["decision"] == "not_violation"]
+    # the confirmed item gives its evidence window (what the model read) with only the confirmed label
+    window = confirmed[confirmed["unit"] == "window"].iloc[0]
+    assert "people of that colour" in window["text"]
+    assert [window[lb] for lb in LABELS] == [int(lb == "race") for lb in LABELS]
+    assert (dismissed[list(LABELS)].to_numpy() == 0).all() and "message" in set(dismissed["unit"])
     assert set(df["source"]) == {"review"}
-    assert confirmed["reviewer"].startswith("Reviewer-") and "alice" not in confirmed["reviewer"]
-    assert confirmed["model_version"] == "3" and confirmed["decided_at"].endswith("Z")
+    assert window["reviewer"].startswith("Reviewer-") and "alice" not in window["reviewer"]
+    assert window["model_version"] == "3" and window["decided_at"].endswith("Z")
     assert df[list(LABELS)].dtypes.map(str).eq("int64").all()
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
 def test_export_goes_through_prepare_review_reader(sqlite_url: str, tmp_path, suffix: str) -> None:  # noqa: F811
-    prepare = pytest.importorskip("pipelines.prepare", reason="pipelines.prepare not written yet")
-    if not hasattr(prepare, "load_review_exports"):
-        pytest.skip("pipelines.prepare has no load_review_exports reader yet")
+    from pipelines import prepare
+
     seed(sqlite_url)
     _decide_all(sqlite_url)
     out = tmp_path / f"review{suffix}"
     export_reviewed(sqlite_url, out, secret_key=SECRET)
     rows = prepare.load_review_exports([str(out)]).sort_values("race", ascending=False)
-    assert len(rows) == 2 and set(rows["source"]) == {"review"}
-    assert rows[list(LABELS)].to_numpy().tolist() == [[int(lb == "race") for lb in LABELS], [0] * len(LABELS)]
+    assert set(rows["source"]) == {"review"} and rows["split_key"].str.startswith("review:").all()
+    assert rows[list(LABELS)].to_numpy()[0].tolist() == [int(lb == "race") for lb in LABELS]
+    assert rows[list(LABELS)].to_numpy()[1:].sum() == 0
+    assert set(rows["unit"]) <= {"window", "message"}
