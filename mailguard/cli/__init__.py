@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
+# Each command module adds its commands to ``app`` when imported.
+from mailguard.cli import blend, data, evaluate, package, results, review, score, train  # noqa: E402,F401
 from mailguard.cli.app import app
-
-
-def _register() -> None:
-    # Each module adds its commands to ``app`` at import time.
-    import importlib
-
-    for name in ("data", "train", "evaluate", "package", "score", "results", "review"):
-        try:
-            importlib.import_module(f"mailguard.cli.{name}")
-        except ModuleNotFoundError as e:  # a command module not written yet
-            if e.name != f"mailguard.cli.{name}":
-                raise
-
-
-_register()
 
 
 def main() -> None:
