@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 
 from mailguard.taxonomy import LABELS
 from mailguard.text import deobfuscate
-from models.base import Classifier
+from models.base import Classifier, Progress, TrainingCallback
 from models.linear_payload import load_linear, save_linear
 
 
@@ -60,8 +61,10 @@ class LinearClassifier(Classifier):
         *,
         X_val: Sequence[str] | None = None,
         Y_val: np.ndarray | None = None,
+        callbacks: Sequence[TrainingCallback] = (),
     ) -> LinearClassifier:
         """Fit one logistic regression per label; return ``self``. Validation data is unused here."""
+        started = time.perf_counter()
         Y = np.asarray(Y)
         if Y.ndim != 2 or Y.shape != (len(X), len(LABELS)):
             raise ValueError(f"Y must have shape ({len(X)}, {len(LABELS)}), got {Y.shape}")
@@ -93,6 +96,10 @@ class LinearClassifier(Classifier):
         self.classes_ = np.array(LABELS)
         if not hasattr(self, "thresholds_"):
             self.thresholds_ = np.full(len(LABELS), 0.5)
+        seconds = time.perf_counter() - started
+        for cb in callbacks:  # one "epoch": the solver runs to convergence
+            cb.on_step(Progress(1, 1, 1, 1, len(X), seconds))
+            cb.on_epoch(1, {"fit_seconds": seconds})
         return self
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mailguard.cli.app import app, run_or_exit
 from mailguard.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @app.command("score")
@@ -65,5 +69,10 @@ def score(
     progress = None
     if not settings.quiet:  # a bar for people at a terminal; periodic log lines for cron and journals
         progress = TerminalBar(sys.stderr) if sys.stderr.isatty() else PeriodicLog()
-    outcome = run_or_exit(lambda: run_scoring(chosen, settings, progress))
+    loader: Callable[[pd.DataFrame, str], dict[str, int]] | None = None
+    if settings.review_db:
+        from serve.review.loader import load_results
+
+        loader = load_results
+    outcome = run_or_exit(lambda: run_scoring(chosen, settings, progress, loader))
     raise typer.Exit(outcome.exit_code)

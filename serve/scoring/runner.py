@@ -41,6 +41,8 @@ from serve.scoring.retention import remove_old_results
 from serve.scoring.settings import ScoreSettings
 
 ProgressCallback = Callable[[ProgressInfo, bool], None]
+#: ``load_results(results, db_url) -> counts``: how results reach the review database (injected by the CLI).
+ReviewLoader = Callable[[pd.DataFrame, str], dict[str, int]]
 
 #: Batches queued per worker beyond the one it is scoring: keeps workers busy, memory bounded.
 IN_FLIGHT_PER_WORKER = 2
@@ -80,16 +82,23 @@ class ScoreOutcome:
 
 
 def run_scoring(
-    inputs: Sequence[str], settings: ScoreSettings, on_progress: ProgressCallback | None = None
+    inputs: Sequence[str],
+    settings: ScoreSettings,
+    on_progress: ProgressCallback | None = None,
+    load_results: ReviewLoader | None = None,
 ) -> ScoreOutcome:
     """Score every message of ``inputs`` (paths or globs) into ``settings.out``; return the outcome.
 
+    ``load_results(results, db_url)`` loads the results into the review database when
+    ``settings.review_db`` is set (the CLI passes the review app's loader; scoring does not know it).
     Raises a ``MailguardError`` when the run cannot proceed: no input, unknown
     model, output folder in use or not ours (``OutputError``), review database unusable.
     """
     paths = _unique(iter_inputs(list(inputs)))
     outputs.check_output_folder(settings.out)
-    load_results = _review_loader() if settings.review_db else None
+    if settings.review_db and load_results is None:
+        raise ConfigError("a review database is set but no review loader was given to the scoring run")
+    load_results = load_results if settings.review_db else None
     model, model_path = _resolve(settings.model)
     try:
         return _score_into(paths, settings, model, model_path, load_results, on_progress)
@@ -444,14 +453,6 @@ def _apply_retention(settings: ScoreSettings, out: Path) -> None:
         event("old_results_removed", keep_days=settings.keep_days, folders=removed.folders,
               messages=removed.messages, files=removed.files, kept_in_use=removed.kept_in_use,
               kept_not_mailguard=removed.kept_foreign)
-
-
-def _review_loader() -> Callable[[pd.DataFrame, str], dict[str, int]]:
-    try:
-        from serve.review.loader import load_results
-    except ImportError as e:
-        raise ConfigError("--review-db needs the review app (serve.review.loader), which is not installed") from e
-    return load_results  # type: ignore[no-any-return]
 
 
 def _load_review(out: Path, db_url: str, load_results: Callable[[pd.DataFrame, str], dict[str, int]]) -> dict[str, int]:
