@@ -45,6 +45,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "clean_mail": True,  # measure false positives on the held-out realistic clean mail when available
     "written_eval": True,  # recall and false positives on the separately written evaluation mail
     "written_root": "data/written",
+    "planted_max_texts": 300,  # violating texts planted into long mail (pipelines.planted); 0 skips the section
+    "planted_max_hosts": 300,
+    "datasets_root": None,  # set from data.datasets_root by the CLI; the planted section needs its Enron hosts
 }
 
 #: Key of ``mailguard_model.json`` that names the MLflow run a saved folder was logged in.
@@ -212,6 +215,8 @@ def evaluate(
                clean_any_label_fpr, ordinary_any_label_fpr, long_ordinary_any_label_fpr, per_kind_any_label
                (the separately written evaluation mail, data/written/eval; see pipelines.mail_eval)
         enron_heldout: n, solicitation_rate, any_label_rate, per_label_rate, per_owner  (held-out mailboxes)
+        planted: held-out violating texts planted at start/middle/end of held-out long mail and in quoted,
+               HTML-only and attachment containers (pipelines.planted.planted_report; sampled)
 
     ``suite_root=None`` skips the functional suite. ``params`` is the ``evaluate``
     section of params.yaml (see :data:`DEFAULT_PARAMS`). With ``log_to_mlflow``,
@@ -270,6 +275,12 @@ def evaluate(
         result["written_eval"] = mail_eval.written_eval_report(clf, Path(opts["written_root"]))
     if "split_key" in test.columns:
         result["enron_heldout"] = mail_eval.enron_heldout_report(clf, test)
+    if opts["planted_max_texts"] and opts["datasets_root"]:
+        from pipelines.planted import planted_report
+
+        result["planted"] = planted_report(clf, datasets_root=Path(opts["datasets_root"]),
+                                           max_texts=int(opts["planted_max_texts"]),
+                                           max_hosts=int(opts["planted_max_hosts"]))
 
     _write_plots(plots, Y, proba, pred, result, opts)
     _write_test_predictions(out_dir, test, proba, pred, scored.evidence)

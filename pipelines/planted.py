@@ -41,7 +41,7 @@ from models.base import Classifier
 from pipelines.clean_mail import CLEAN_MAIL_ROOT, STAFF_DOMAIN, load_clean_mail_messages
 from pipelines.functional_suite import SUITE_ROOT, load_suite
 from pipelines.sources.common import corpus_files
-from pipelines.sources.enron_spam import decode_mail
+from pipelines.sources.enron_spam import decode_mail, restore_form
 from pipelines.written_mail import WrittenMessage, read_pass
 
 WRITTEN_EVAL_ROOT: Final[Path] = Path(__file__).resolve().parents[1] / "data" / "written" / "eval"
@@ -160,7 +160,7 @@ def enron_ham_bodies(datasets_root: Path) -> list[str]:
                 handle = tar.extractfile(member)
                 if handle is not None:
                     _subject, _, body = decode_mail(handle.read()).partition("\n")
-                    bodies.append(restore_enron_paragraphs(cut_enron_quote(body)))
+                    bodies.append(restore_form(restore_enron_paragraphs(cut_enron_quote(body))))
     except (OSError, EOFError, tarfile.TarError, zlib.error) as e:
         raise InputError(f"enron_spam: cannot read archive {archive}: {e}") from e
     return bodies

@@ -15,8 +15,13 @@ EXIT_REFUSED = 1
 
 
 def _evaluate_params(params_file: Path) -> dict[str, Any]:
+    """Return the ``evaluate`` section, plus ``data.datasets_root`` (the planted benchmark reads Enron hosts there)."""
     params = load_params(params_file) if params_file.is_file() else {}
-    return dict(params.get("evaluate") or {})
+    out = dict(params.get("evaluate") or {})
+    root = (params.get("data") or {}).get("datasets_root")
+    if root:
+        out["datasets_root"] = root
+    return out
 
 
 def _fmt(value: Any) -> str:
