@@ -116,6 +116,8 @@ class TransformerClassifier(Classifier):
     ) -> TransformerClassifier:
         """Fine-tune the encoder and head; keep the epoch with the best validation macro PR-AUC; return ``self``.
 
+        Validation (for early stopping) runs after each epoch when there is more than one.
+
         Each label's positives weigh ``negatives / positives`` in the loss, capped at ``max_pos_weight``.
         Callbacks receive numbers only (progress, losses, PR-AUC, seconds), never text.
         """
@@ -149,7 +151,8 @@ class TransformerClassifier(Classifier):
         for epoch in range(1, self.epochs + 1):
             metrics = self._train_epoch(epoch, units, lengths, Y_t, w_t, optimizer, schedule, loss_fn, rng, callbacks)
             score = -metrics["train_loss"]  # without validation data the last epoch is kept
-            if X_val is not None and Y_val is not None:
+            # With one epoch there is nothing to choose between: skip a pass over validation (minutes on CPU).
+            if X_val is not None and Y_val is not None and self.epochs > 1:
                 metrics["val_macro_pr_auc"] = self._validate(X_val, np.asarray(Y_val))
                 score = metrics["val_macro_pr_auc"] if not np.isnan(metrics["val_macro_pr_auc"]) else score
             for cb in callbacks:
