@@ -114,8 +114,9 @@ def score_documents_within(
         with time_limit(budget):
             scored = classifier.score_documents(documents)
         return [(scored.proba[k], scored.evidence[k], bool(scored.truncated[k])) for k in range(len(documents))]
-    except MessageTimeout:
-        pass
+    except MessageTimeout as e:
+        if len(documents) == 1:  # it was already alone: scoring it again would only spend the budget twice
+            return [e]
     out: list[Scored | MessageTimeout] = []
     for doc in documents:
         try:
