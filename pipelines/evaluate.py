@@ -272,7 +272,10 @@ def evaluate(
         clean_messages = load_clean_mail() or []
         result["clean_mail"] = clean_mail_fpr(clf.score_documents([m.sections() for m in clean_messages]).proba >= thresholds)
     if opts["written_eval"]:
-        result["written_eval"] = mail_eval.written_eval_report(clf, Path(opts["written_root"]))
+        try:
+            result["written_eval"] = mail_eval.written_eval_report(clf, Path(opts["written_root"]))
+        except InputError as e:  # a checkout without the written corpus (or run from elsewhere): say so, go on
+            log.warning("written evaluation mail not available: %s", e)
     if "split_key" in test.columns:
         result["enron_heldout"] = mail_eval.enron_heldout_report(clf, test)
     if opts["planted_max_texts"] and opts["datasets_root"]:

@@ -1,16 +1,24 @@
 """Champion/challenger promotion: a model replaces the champion only when measurably better and not less fair.
 
-Gates (all must pass, checked by the pure function :func:`check_gates`):
+Gates (all must pass, checked by the pure function :func:`check_gates`). Each allowance is set at
+the noise of its measurement, so a gate refuses real regressions, not sampling noise (the reasons are
+in docs/model_comparison.md, "Promotion gates"):
 
-1. no label's test PR-AUC drops by more than 0.01;
+1. test macro PR-AUC does not drop, and no label's test PR-AUC drops by more than 0.03 (about one
+   standard error for a label with ~100 test positives; 0.01 refused models better on 8 of 10 labels);
 2. functional-suite accuracy does not drop;
 3. the identity-term bias final metric does not drop;
-4. no group's neutral-mention false-positive rate rises by more than 2 points;
+4. the mean neutral-mention false-positive rate over groups rises by no more than 1 point, and no
+   single group's by more than 7 points (two of its ~30 cases);
 5. the share of held-out clean stance pairs flagged (counter-speech, rejected stereotypes, praise)
    rises by no more than 2 points;
-6. both models were trained on the same data revision: otherwise one model's training rows may sit
-   in the other's test split (splits move when data is added) and the comparison is not held out.
-   Retrain the champion on the current data (``dvc repro``) and promote that first.
+6. on mail as users meet it: the written evaluation mail's macro recall drops by no more than
+   2 points, and the share of its ordinary mail flagged, and of held-out Enron mailboxes' mail
+   flagged, rises by no more than 1 point each; the planted-violations catch rate (mean over
+   start/middle/end) drops by no more than 2 points;
+7. both models were trained on the same data revision: otherwise one model's training rows may sit
+   in the other's test split and the comparison is not held out. Retrain the champion on the
+   current data (``dvc repro``) and promote that first.
 
 Both models are measured on the same data: saved evaluation metrics are reused
 only when their data fingerprint matches the data on disk, otherwise the model is
@@ -41,10 +49,18 @@ CHAMPION = "champion"
 PROMOTION_LOG = Path("reports/promotions.jsonl")
 #: Where the new champion's evaluation (metrics and plots, committed) is copied so its card's images resolve.
 CHAMPION_REPORT = Path("reports/champion")
-#: Allowed PR-AUC drop per label (absolute).
-MAX_PR_AUC_DROP = 0.01
-#: Allowed rise of a group's neutral-mention false-positive rate (absolute: 0.02 = 2 points).
-MAX_NEUTRAL_FPR_RISE = 0.02
+#: Allowed PR-AUC drop per label (absolute): about one standard error with ~100 test positives.
+MAX_PR_AUC_DROP = 0.03
+#: Allowed rise of one group's neutral-mention false-positive rate: two of its ~30 suite cases.
+MAX_GROUP_FPR_RISE = 0.07
+#: Allowed rise of the mean neutral-mention false-positive rate over groups (1 point).
+MAX_MEAN_FPR_RISE = 0.01
+#: Allowed rise of the share of held-out clean stance pairs flagged (2 points).
+MAX_STANCE_RISE = 0.02
+#: Allowed drop of recall on written evaluation mail and of the planted catch rate (2 points).
+MAX_RECALL_DROP = 0.02
+#: Allowed rise of the share of ordinary mail flagged (written evaluation mail, held-out Enron mailboxes).
+MAX_ORDINARY_FPR_RISE = 0.01
 _EPS = 1e-9  # "does not drop" must not fail on float noise from re-evaluating identical scores
 
 Action = Literal["promoted", "forced", "refused", "first_champion", "already_champion"]
@@ -122,17 +138,19 @@ def check_gates(
     challenger: dict[str, Any],
     *,
     max_pr_auc_drop: float = MAX_PR_AUC_DROP,
-    max_neutral_fpr_rise: float = MAX_NEUTRAL_FPR_RISE,
+    max_group_fpr_rise: float = MAX_GROUP_FPR_RISE,
 ) -> list[GateResult]:
     """Return every gate's result comparing two ``metrics.json`` dicts (see :func:`pipelines.evaluate.evaluate`).
 
-    One gate per label (``pr_auc:<label>``), one for suite accuracy, one for the bias
-    final metric, one per identity group (``neutral_fpr:<group>``), one for held-out clean stance
-    pairs flagged (``stance_clean_flagged``) and one for the training data revision
-    (``trained_on_same_data``; unknown revisions pass). A gate the
-    champion has no value for passes; one only the challenger lacks fails.
+    Gates: ``macro_pr_auc``, one per label (``pr_auc:<label>``), ``suite_accuracy``, ``bias_final_metric``,
+    ``neutral_fpr_mean`` and one per identity group (``neutral_fpr:<group>``), ``stance_clean_flagged``,
+    ``written_macro_recall``, ``written_ordinary_flagged``, ``enron_heldout_flagged``, ``planted_caught``
+    and ``trained_on_same_data`` (unknown revisions pass). A gate the champion has no value for passes;
+    one only the challenger lacks fails.
     """
-    gates = [
+    gates = [_gate("macro_pr_auc", _get(champion, "test", "macro_pr_auc"), _get(challenger, "test", "macro_pr_auc"),
+                   0.0, higher_is_better=True)]
+    gates += [
         _gate(f"pr_auc:{lb}", _get(champion, "test", "per_label", lb, "pr_auc"),
               _get(challenger, "test", "per_label", lb, "pr_auc"), max_pr_auc_drop, higher_is_better=True)
         for lb in LABELS
@@ -143,16 +161,39 @@ def check_gates(
                        _get(challenger, "bias", "final_metric"), 0.0, higher_is_better=True))
     groups = sorted(set((champion.get("bias") or {}).get("neutral_fpr") or {})
                     | set((challenger.get("bias") or {}).get("neutral_fpr") or {}))
+    gates.append(_gate("neutral_fpr_mean", _mean_fpr(champion, groups), _mean_fpr(challenger, groups),
+                       MAX_MEAN_FPR_RISE, higher_is_better=False))
     gates.extend(
         _gate(f"neutral_fpr:{g}", _get(champion, "bias", "neutral_fpr", g, "fpr"),
-              _get(challenger, "bias", "neutral_fpr", g, "fpr"), max_neutral_fpr_rise, higher_is_better=False)
+              _get(challenger, "bias", "neutral_fpr", g, "fpr"), max_group_fpr_rise, higher_is_better=False)
         for g in groups
     )
-    gates.append(_same_data_gate(champion, challenger))
     gates.append(_gate("stance_clean_flagged", _get(champion, "bias", "stance_test", "clean_flagged"),
-                       _get(challenger, "bias", "stance_test", "clean_flagged"), max_neutral_fpr_rise,
+                       _get(challenger, "bias", "stance_test", "clean_flagged"), MAX_STANCE_RISE,
                        higher_is_better=False))
+    gates.append(_gate("written_macro_recall", _get(champion, "written_eval", "macro_recall"),
+                       _get(challenger, "written_eval", "macro_recall"), MAX_RECALL_DROP, higher_is_better=True))
+    gates.append(_gate("written_ordinary_flagged", _get(champion, "written_eval", "ordinary_any_label_fpr"),
+                       _get(challenger, "written_eval", "ordinary_any_label_fpr"), MAX_ORDINARY_FPR_RISE,
+                       higher_is_better=False))
+    gates.append(_gate("enron_heldout_flagged", _get(champion, "enron_heldout", "any_label_rate"),
+                       _get(challenger, "enron_heldout", "any_label_rate"), MAX_ORDINARY_FPR_RISE,
+                       higher_is_better=False))
+    gates.append(_gate("planted_caught", _planted(champion), _planted(challenger), MAX_RECALL_DROP,
+                       higher_is_better=True))
+    gates.append(_same_data_gate(champion, challenger))
     return gates
+
+
+def _mean_fpr(metrics: dict[str, Any], groups: list[str]) -> float | None:
+    values = [_get(metrics, "bias", "neutral_fpr", g, "fpr") for g in groups]
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known and len(known) == len(values) else None
+
+
+def _planted(metrics: dict[str, Any]) -> float | None:
+    rates = [_get(metrics, "planted", "positions", p, "rate") for p in ("start", "middle", "end")]
+    return sum(r for r in rates if r is not None) / 3 if all(r is not None for r in rates) else None
 
 
 def comparison_table(gates: list[GateResult], champion_version: str | None, challenger_version: str) -> str:

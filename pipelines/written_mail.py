@@ -148,6 +148,8 @@ def read_portion(portion: str, root: Path = WRITTEN_ROOT) -> list[WrittenMessage
     if portion not in PORTIONS:
         raise InputError(f"unknown written-mail portion {portion!r}; expected one of {', '.join(PORTIONS)}")
     paths = sorted((root / portion).glob("*.yaml"))
+    if not paths:
+        raise InputError(f"no written mail in {root / portion} (expected <pass>.yaml files)")
     problems = check_files(paths)
     if problems:
         raise InputError(f"{len(problems)} problem(s) in {root / portion}, e.g. {problems[0]}")

@@ -15,17 +15,21 @@ from mailguard.taxonomy import LABELS
 from pipelines import promote as pr
 
 
-def metric_set(pr_auc: float = 0.8, suite: float = 0.9, bias: float = 0.85, fpr: float = 0.05) -> dict[str, Any]:
+def metric_set(pr_auc: float = 0.8, suite: float = 0.9, bias: float = 0.85, fpr: float = 0.05,
+               recall: float = 0.8, flagged: float = 0.02) -> dict[str, Any]:
     """A metrics.json reduced to what the gates read."""
     return {
         "meta": {"data_fingerprint": "same", "data_revision": "rev1"},
-        "test": {"per_label": {lb: {"pr_auc": pr_auc} for lb in LABELS}},
+        "test": {"per_label": {lb: {"pr_auc": pr_auc} for lb in LABELS}, "macro_pr_auc": pr_auc},
         "suite": {"accuracy": suite},
         "bias": {
             "final_metric": bias,
             "neutral_fpr": {"muslim": {"n": 20, "fpr": fpr}, "women": {"n": 20, "fpr": fpr}},
             "stance_test": {"n_clean": 50, "clean_flagged": fpr},
         },
+        "written_eval": {"macro_recall": recall, "ordinary_any_label_fpr": flagged},
+        "enron_heldout": {"any_label_rate": flagged},
+        "planted": {"positions": {p: {"rate": recall} for p in ("start", "middle", "end")}},
     }
 
 
@@ -34,18 +38,19 @@ def failed(champion: dict[str, Any], challenger: dict[str, Any]) -> list[str]:
 
 
 def test_equal_or_better_challenger_passes_every_gate() -> None:
-    gates = pr.check_gates(metric_set(), metric_set(pr_auc=0.85, suite=0.95, bias=0.9, fpr=0.0))
-    assert len(gates) == len(LABELS) + 2 + 2 + 2
+    gates = pr.check_gates(metric_set(), metric_set(pr_auc=0.85, suite=0.95, bias=0.9, fpr=0.0, recall=0.9, flagged=0.0))
+    assert len(gates) == 1 + len(LABELS) + 2 + 1 + 2 + 1 + 4 + 1
     assert all(g.passed for g in gates)
     assert failed(metric_set(), metric_set()) == []  # identical metrics: nothing drops
 
 
-def test_pr_auc_may_drop_by_at_most_one_point_per_label() -> None:
-    small, large = metric_set(), metric_set()
-    small["test"]["per_label"]["race"]["pr_auc"] = 0.79  # -0.010: allowed
-    large["test"]["per_label"]["race"]["pr_auc"] = 0.789  # -0.011: refused
+def test_macro_pr_auc_may_not_drop_and_one_label_by_at_most_three_points() -> None:
+    small, large = metric_set(pr_auc=0.81), metric_set(pr_auc=0.81)
+    small["test"]["per_label"]["race"]["pr_auc"] = 0.77  # -0.03 on one label, macro up: allowed
+    large["test"]["per_label"]["race"]["pr_auc"] = 0.769  # -0.031: refused
     assert failed(metric_set(), small) == []
     assert failed(metric_set(), large) == ["pr_auc:race"]
+    assert failed(metric_set(), metric_set(pr_auc=0.799)) == ["macro_pr_auc"]
 
 
 def test_suite_accuracy_may_not_drop() -> None:
@@ -56,12 +61,16 @@ def test_bias_final_metric_may_not_drop() -> None:
     assert failed(metric_set(bias=0.85), metric_set(bias=0.849)) == ["bias_final_metric"]
 
 
-def test_neutral_mention_fpr_may_rise_by_at_most_two_points_per_group() -> None:
-    ok, bad = metric_set(), metric_set()
-    ok["bias"]["neutral_fpr"]["muslim"]["fpr"] = 0.07  # +2 points: allowed
-    bad["bias"]["neutral_fpr"]["muslim"]["fpr"] = 0.071
+def test_neutral_mention_fpr_may_rise_by_one_point_on_average_and_two_cases_per_group() -> None:
+    ok, one_group, on_average = metric_set(fpr=0.05), metric_set(fpr=0.05), metric_set(fpr=0.05)
+    ok["bias"]["neutral_fpr"]["muslim"]["fpr"] = 0.12  # +7 points on one group, the other down 6: allowed
+    ok["bias"]["neutral_fpr"]["women"]["fpr"] = -0.01
+    one_group["bias"]["neutral_fpr"]["muslim"]["fpr"] = 0.121  # one group beyond two cases
+    one_group["bias"]["neutral_fpr"]["women"]["fpr"] = -0.01
+    on_average["bias"]["neutral_fpr"]["women"]["fpr"] = 0.071  # +2.1 points on one group = +1.05 on average
     assert failed(metric_set(), ok) == []
-    assert failed(metric_set(), bad) == ["neutral_fpr:muslim"]
+    assert failed(metric_set(), one_group) == ["neutral_fpr:muslim"]
+    assert failed(metric_set(), on_average) == ["neutral_fpr_mean"]
 
 
 def test_clean_stance_pairs_flagged_may_rise_by_at_most_two_points() -> None:
@@ -71,6 +80,15 @@ def test_clean_stance_pairs_flagged_may_rise_by_at_most_two_points() -> None:
     never_measured = metric_set()
     del never_measured["bias"]["stance_test"]  # a champion evaluated before stance pairs existed
     assert failed(never_measured, bad) == []
+
+
+def test_mail_as_users_meet_it_may_not_get_worse() -> None:
+    # recall on written evaluation mail and the planted catch rate: a 2-point drop is allowed, more is not
+    assert failed(metric_set(recall=0.8), metric_set(recall=0.78)) == []
+    assert failed(metric_set(recall=0.8), metric_set(recall=0.779)) == ["written_macro_recall", "planted_caught"]
+    # ordinary mail flagged (written evaluation mail, held-out Enron mailboxes): at most 1 point more
+    assert failed(metric_set(flagged=0.02), metric_set(flagged=0.031)) == ["written_ordinary_flagged",
+                                                                          "enron_heldout_flagged"]
 
 
 def test_models_trained_on_different_data_are_not_compared() -> None:
