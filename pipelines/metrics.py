@@ -191,6 +191,8 @@ def choose_thresholds(
     rule: ThresholdRule = "best_f1",
     precision_target: float = 0.8,
     min_recall: float = 0.0,
+    ordinary: np.ndarray | None = None,
+    max_ordinary_rate: float | None = None,
 ) -> np.ndarray:
     """Return one decision threshold per label chosen on validation data.
 
@@ -205,6 +207,11 @@ def choose_thresholds(
     Either rule keeps at least ``min_recall`` of the label's validation positives: a threshold
     with less recall is replaced by the best-F1 threshold among those that keep it (so no
     label is effectively switched off by a precision target reached only by its top few scores).
+
+    ``ordinary`` marks validation rows that are ordinary real mail (clean whole messages: held-out
+    mailboxes, written ordinary mail); with ``max_ordinary_rate`` no label may flag more than that
+    share of them. This cap wins over ``min_recall``: a user judges a detector first by the ordinary
+    mail it flags, and a long mail has many sentences, each a chance to misfire.
 
     A label with no positive example in validation gets :data:`DEFAULT_THRESHOLD` (0.5).
     Thresholds that would flag every validation message are never chosen; a label whose
@@ -226,6 +233,13 @@ def choose_thresholds(
             out[j] = NEVER_FIRES
             continue
         precision, recall, thr = precision[useful], recall[useful], thr[useful]
+        floor = _ordinary_floor(proba_val[:, j], ordinary, max_ordinary_rate)
+        if floor is not None:
+            allowed = thr >= floor
+            if not allowed.any():  # every positive scores below what ordinary mail reaches: flag nothing
+                out[j] = max(floor, float(proba_val[:, j].max()) + 1e-9)
+                continue
+            precision, recall, thr = precision[allowed], recall[allowed], thr[allowed]
         with np.errstate(invalid="ignore", divide="ignore"):
             f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
         best = int(np.flatnonzero(f1 == f1.max())[-1])
@@ -238,6 +252,17 @@ def choose_thresholds(
                 best = int(keeps[np.argmax(f1[keeps])])
         out[j] = float(thr[best])
     return out
+
+
+def _ordinary_floor(scores: np.ndarray, ordinary: np.ndarray | None, max_rate: float | None) -> float | None:
+    """Return the lowest threshold that flags at most ``max_rate`` of the ``ordinary`` rows (None: no cap)."""
+    if ordinary is None or max_rate is None or not np.asarray(ordinary).any():
+        return None
+    clean = np.sort(scores[np.asarray(ordinary, dtype=bool)])[::-1]
+    allowed = int(np.floor(max_rate * len(clean) + 1e-9))  # ordinary rows the label may flag
+    if allowed >= len(clean):
+        return None
+    return float(np.nextafter(clean[allowed], np.inf))  # strictly above the first row that must not fire
 
 
 def pyplot() -> Any:

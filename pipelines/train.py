@@ -132,6 +132,35 @@ def stratified_subsample(Y: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
     return np.flatnonzero(chosen)
 
 
+#: Sources whose clean whole messages are ordinary real mail (what the operating point must rarely flag).
+REAL_MAIL_SOURCES = frozenset({"enron_spam", "written", "clean_mail", "review"})
+
+
+def ordinary_mail(df: pd.DataFrame) -> np.ndarray:
+    """Return a mask of the rows that are clean whole messages of real mail (held-out mailboxes, written mail)."""
+    clean = ~df[list(LABELS)].to_numpy().any(axis=1)
+    unit = df["unit"].to_numpy() == "message" if "unit" in df.columns else np.ones(len(df), dtype=bool)
+    return np.asarray(clean & unit & df["source"].isin(REAL_MAIL_SOURCES).to_numpy(), dtype=bool)
+
+
+def operating_point(proba: np.ndarray, val_df: pd.DataFrame, train_params: dict[str, Any], rule: ThresholdRule) -> np.ndarray:
+    """Return per-label thresholds chosen on validation scores with the settings of ``train_params``.
+
+    ``train.max_ordinary_rate`` caps, per label, the share of validation ordinary mail flagged
+    (see :func:`pipelines.metrics.choose_thresholds`); null leaves it uncapped.
+    """
+    from pipelines.metrics import choose_thresholds
+
+    cap = train_params.get("max_ordinary_rate")
+    return choose_thresholds(
+        proba, val_df[list(LABELS)].to_numpy(), rule=rule,
+        precision_target=float(train_params.get("precision_target", 0.8)),
+        min_recall=float(train_params.get("min_recall", 0.0)),
+        ordinary=ordinary_mail(val_df) if cap is not None else None,
+        max_ordinary_rate=None if cap is None else float(cap),
+    )
+
+
 def within_budget(df: pd.DataFrame, max_rows: int | None, keep_sources: list[str], seed: int) -> pd.DataFrame:
     """Return at most ``max_rows`` training rows (all when None): every row of ``keep_sources`` first, the rest stratified.
 
@@ -171,7 +200,7 @@ def train(
     import mlflow
 
     from models.registry import configure_mlflow, get_alias_version, log_and_register
-    from pipelines.metrics import choose_thresholds, label_metrics
+    from pipelines.metrics import label_metrics
 
     train_params = section(params, "train")
     data_params = section(params, "data")
@@ -205,10 +234,7 @@ def train(
         # Thresholds are chosen on the same max-over-windows scores that evaluation and nightly scoring use.
         val_proba = clf.score_texts(val_df["text"].tolist()).proba
         rule = threshold_rule(train_params, clf.family)
-        clf.set_thresholds(
-            choose_thresholds(val_proba, y_val, rule=rule, precision_target=float(train_params.get("precision_target", 0.8)),
-                              min_recall=float(train_params.get("min_recall", 0.0)))
-        )
+        clf.set_thresholds(operating_point(val_proba, val_df, train_params, rule))
         mlflow.log_param("threshold_rule_used", rule)
         clf.data_revision_ = revision
         clf.mlflow_run_id_ = run.info.run_id

@@ -143,3 +143,21 @@ def test_threshold_sweep_counts_flags_and_false_positives() -> None:
     assert sweep.loc[0.3, "recall"] == pytest.approx(1.0)
     assert sweep.loc[0.5, "flagged_share"] == pytest.approx(0.25)
     assert sweep.loc[0.5, "precision"] == pytest.approx(1.0)
+
+
+def test_ordinary_mail_cap_wins_over_recall() -> None:
+    from pipelines.metrics import choose_thresholds
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    Y = np.zeros((n, len(LABELS)), dtype=int)
+    Y[:200, 0] = 1
+    proba = rng.random((n, len(LABELS))) * 0.5
+    proba[:200, 0] += 0.4  # positives score higher, but overlap with the top of the clean rows
+    ordinary = np.zeros(n, dtype=bool)
+    ordinary[1000:] = True  # half the rows are ordinary mail
+    free = choose_thresholds(proba, Y, rule="best_f1", min_recall=0.95)
+    capped = choose_thresholds(proba, Y, rule="best_f1", min_recall=0.95, ordinary=ordinary, max_ordinary_rate=0.01)
+    assert (proba[ordinary, 0] >= free[0]).mean() > 0.01  # the recall floor alone flags ordinary mail
+    assert (proba[ordinary, 0] >= capped[0]).mean() <= 0.01  # the cap holds, recall gives way
+    assert (proba[Y[:, 0] > 0, 0] >= capped[0]).mean() < 0.95
