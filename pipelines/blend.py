@@ -18,7 +18,7 @@ from mailguard.taxonomy import LABELS
 from models.blend import BlendClassifier
 from models.saved import load_classifier
 from pipelines.dataset import load_split
-from pipelines.metrics import ThresholdRule, choose_thresholds, label_metrics
+from pipelines.metrics import label_metrics
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +29,16 @@ def package_blend(
     member_dirs: list[Path],
     dataset_path: Path,
     out_dir: Path,
+    train_params: dict[str, Any],
     *,
-    rule: ThresholdRule = "best_f1",
-    precision_target: float = 0.8,
-    min_recall: float = 0.0,
     C: float = 1.0,
 ) -> dict[str, Any]:
-    """Fit a blend of the models in ``member_dirs`` on the validation split, save it to ``out_dir``; return a report."""
-    from pipelines.train import data_revision
+    """Fit a blend of the models in ``member_dirs`` on the validation split, save it to ``out_dir``; return a report.
+
+    Thresholds follow ``train_params`` like training does: ``threshold_rule`` for family ``blend``,
+    ``precision_target``, ``min_recall`` and the cap on validation ordinary mail (``max_ordinary_rate``).
+    """
+    from pipelines.train import data_revision, operating_point, threshold_rule
 
     members = [load_classifier(d) for d in member_dirs]
     revision = data_revision(dataset_path)
@@ -47,13 +49,14 @@ def package_blend(
     X, Y = val["text"].tolist(), val[list(LABELS)].to_numpy()
     blend = BlendClassifier.from_fitted(members, X, Y, C=C)
     proba = blend.score_texts(X).proba
-    blend.set_thresholds(choose_thresholds(proba, Y, rule=rule, precision_target=precision_target, min_recall=min_recall))
+    rule = threshold_rule(train_params, "blend")
+    blend.set_thresholds(operating_point(proba, val, train_params, rule))
     blend.data_revision_ = revision
     blend.save(out_dir)
     per_label = label_metrics(Y, proba, blend.thresholds_)
     report = {
         "members": [str(d) for d in member_dirs],
-        "rule": rule, "precision_target": precision_target, "min_recall": min_recall,
+        "rule": rule, **{k: train_params.get(k) for k in ("precision_target", "min_recall", "max_ordinary_rate")},
         "coef": {lb: [float(c) for c in blend.coef_[j]] for j, lb in enumerate(LABELS)},
         "validation": {lb: {k: float(per_label[lb][k]) for k in ("pr_auc", "precision", "recall", "f1")}
                        for lb in LABELS if lb in per_label},

@@ -15,19 +15,17 @@ def blend_command(
     member: Annotated[list[Path], typer.Option(help="A trained model folder (repeat for each member).")],
     out: Annotated[Path, typer.Option(help="Folder for the blend.")],
     data: DataOpt = Path("data/processed/dataset.parquet"),
-    rule: Annotated[str, typer.Option(help="best_f1 | precision_target (chosen on the validation split).")] = "best_f1",
-    precision_target: Annotated[float, typer.Option(help="Validation precision each label must reach.")] = 0.8,
-    min_recall: Annotated[float, typer.Option(help="Validation recall every label keeps.")] = 0.6,
+    params_file: Annotated[Path, typer.Option("--params", help="Thresholds follow its train section.")]
+    = Path("params.yaml"),
     register: RegisterOpt = False,
 ) -> None:
     """Blend trained models: per label, a logistic regression over their log-odds, fitted on validation."""
 
     def _run() -> None:
+        from mailguard.config import load_params, section
         from pipelines.blend import package_blend
-        from pipelines.metrics import check_threshold_rule
 
-        report = package_blend(list(member), data, out, rule=check_threshold_rule(rule, "--rule"),
-                               precision_target=precision_target, min_recall=min_recall)
+        report = package_blend(list(member), data, out, section(load_params(params_file), "train"))
         typer.echo(f"blend of {len(member)} models -> {out}; validation macro PR-AUC "
                    f"{report['validation_macro_pr_auc']:.3f}")
 
