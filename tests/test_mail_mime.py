@@ -161,8 +161,8 @@ def test_hostile_html_is_read_in_linear_time(html: str, expected: str | None) ->
 
     started = time.perf_counter()
     text = html_to_text(html)
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 5.0  # milliseconds with libxml2; minutes with html.parser
     if expected is not None:
         assert text == expected
     m = parse_message_bytes(b"Content-Type: text/html\n\n" + html.encode())  # the whole reader, too
-    assert m.status in ("ok", "error") and time.perf_counter() - started < 4.0
+    assert m.status in ("ok", "error") and time.perf_counter() - started < 10.0

@@ -181,7 +181,7 @@ def test_a_stuck_message_gets_a_timeout_row_and_a_resumed_run_skips_it(
     assert by_source(frame, "in.mbox#2")["labels"] == "solicitation"  # the run went on
     assert summary(work / "out")["errors_by_kind"] == {"timeout": 1}
     res = score(*args)  # a resumed run: the stuck message costs its budget once more, then counts as done
-    assert res.exit_code == 1 and time.monotonic() - started < 20
+    assert res.exit_code == 1 and time.monotonic() - started < 45  # a stuck message would take 30 s a run
     assert summary(work / "out")["this_run"]["scored"] == 0 and len(results(work / "out")) == 3
     assert len(calls) == 2
 

@@ -145,7 +145,7 @@ def test_a_message_over_its_scoring_budget_gets_a_timeout_row_and_the_batch_is_s
     settings = ScoreSettings(out=tmp_path / "never", message_seconds=0.3)
     started = time.monotonic()
     frame = score_batch(messages, model, settings)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 20
     assert list(frame.columns) == list(RESULT_COLUMNS) and list(frame["source"]) == ["src#0", "src#1", "src#2"]
     assert list(frame["status"]) == ["ok", "error", "ok"]
     assert frame.at[1, "error"] == "timeout: scoring the message took longer than 0.3 s"
