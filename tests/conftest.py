@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from pipelines.params import PipelineParams
 
 # Tests never reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -31,3 +36,11 @@ def mlflow_store(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
     return uri
+
+
+@pytest.fixture(scope="session")
+def pipeline_params() -> PipelineParams:
+    """Return the repository's params.yaml, validated: tests start from it and override what they need."""
+    from pipelines.params import load_pipeline_params
+
+    return load_pipeline_params(Path(__file__).resolve().parents[1] / "params.yaml")
