@@ -28,13 +28,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mailguard.config import load_params  # noqa: E402
 from mailguard.errors import MailguardError  # noqa: E402
 from mailguard.mail import Message  # noqa: E402
 from mailguard.taxonomy import LABELS  # noqa: E402
 from models.base import Classifier  # noqa: E402
 from models.registry import resolve_model  # noqa: E402
 from pipelines.clean_mail import STAFF_DOMAIN  # noqa: E402
+from pipelines.params import load_pipeline_params  # noqa: E402
 from pipelines.planted import CONTAINERS, POSITIONS, MailScorer, MailVerdict, planted_report  # noqa: E402
 from serve.scoring.batch import ScoringModel, score_batch  # noqa: E402
 from serve.scoring.settings import ScoreSettings  # noqa: E402
@@ -56,12 +56,6 @@ def nightly_scorer(classifier: Classifier, version: str) -> MailScorer:
         ]
 
     return score
-
-
-def default_datasets_root() -> Path:
-    """Return ``data.datasets_root`` of params.yaml, relative to the repository root."""
-    root = Path(str(load_params(ROOT / "params.yaml").get("data", {}).get("datasets_root", "../shared/datasets")))
-    return root if root.is_absolute() else ROOT / root
 
 
 def _pct(share: dict[str, Any]) -> str:
@@ -100,7 +94,7 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="saved-model folder, alias (champion), or models:/mailguard/N")
     parser.add_argument("--max-texts", type=int, default=None, help="violating texts sampled (default: all)")
     parser.add_argument("--max-hosts", type=int, default=None, help="host mails sampled (default: all)")
-    parser.add_argument("--seed", type=int, default=13, help="sampling seed")
+    parser.add_argument("--seed", type=int, default=None, help="sampling seed (default: evaluate.planted_seed)")
     parser.add_argument("--datasets-root", type=Path, default=None, help="public corpora (default: data.datasets_root)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "planted.json")
     args = parser.parse_args()
@@ -108,10 +102,15 @@ def main() -> None:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     try:
+        params = load_pipeline_params(ROOT / "params.yaml")  # its paths are relative to the repository root
+        data = params.data
         resolved = resolve_model(args.model)
         report = planted_report(
-            resolved.classifier, datasets_root=args.datasets_root or default_datasets_root(), max_texts=args.max_texts,
-            max_hosts=args.max_hosts, seed=args.seed, score_mail=nightly_scorer(resolved.classifier, resolved.version),
+            resolved.classifier, datasets_root=args.datasets_root or ROOT / data.datasets_root,
+            suite_root=ROOT / params.evaluate.suite_root, clean_mail_root=ROOT / data.clean_mail_root,
+            written_root=ROOT / data.written_root, max_texts=args.max_texts, max_hosts=args.max_hosts,
+            seed=params.evaluate.planted_seed if args.seed is None else args.seed,
+            score_mail=nightly_scorer(resolved.classifier, resolved.version),
         )
     except MailguardError as e:
         raise SystemExit(f"bench_planted: {e}") from e

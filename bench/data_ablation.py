@@ -23,9 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mailguard.config import load_params
 from mailguard.taxonomy import LABELS
 from pipelines.evaluate import evaluate
+from pipelines.params import load_pipeline_params, override
 from pipelines.train import train
 
 ISSUE2_SOURCES = ["ethos", "davidson_hate_offensive", "toxigen_annotated", "enron_spam", "sms_spam_collection"]
@@ -42,13 +42,13 @@ def run(params_path: Path, dataset: Path, suite: Path, variants: list[str]) -> d
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in variants:
-            params = load_params(params_path)
-            params["train"]["family"] = "linear"
-            params["train"].update(VARIANTS[name])
+            # the table reports no planted section, so it is not measured (as before params carried its roots)
+            changes = {"train.family": "linear", "evaluate.planted_max_texts": 0,
+                       **{f"train.{k}": v for k, v in VARIANTS[name].items()}}
+            params = override(load_pipeline_params(params_path), changes)
             model_dir = Path(tmp) / name
             train(params, dataset, model_dir, register=False)
-            results[name] = evaluate(model_dir, dataset, suite, Path(tmp) / f"eval-{name}", params.get("evaluate"),
-                                     log_to_mlflow=False)
+            results[name] = evaluate(model_dir, dataset, suite, Path(tmp) / f"eval-{name}", params, log_to_mlflow=False)
     return results
 
 

@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from mailguard.taxonomy import LABELS  # noqa: E402
 from pipelines.metrics import choose_thresholds  # noqa: E402
+from pipelines.params import load_pipeline_params  # noqa: E402
 from pipelines.train import ordinary_mail  # noqa: E402
 
 RULES = [  # (name, rule, min_recall, cap on validation ordinary mail per label)
@@ -49,16 +50,17 @@ def held_out_sets(dataset: Path) -> dict[str, Any]:
     from pipelines.units import mail_sections
     from pipelines.written_mail import read_portion
 
+    data = load_pipeline_params(ROOT / "params.yaml").data
     df = read_prepared(dataset)
     val, test = df[df["split"] == "validation"].reset_index(drop=True), df[df["split"] == "test"]
-    written = read_portion("eval")
+    written = read_portion("eval", ROOT / data.written_root)
     ham = test[test["split_key"].str.startswith("enron-owner:") & (test["unit"] == "message")]
     return {
         "validation": val,
         "documents": {
             "validation": [text_sections(t) for t in val["text"]],  # as training chooses thresholds
             "written": [mail_sections(m.subject, m.body) for m in written],
-            "clean_mail": [m.sections() for m in load_clean_mail_messages("eval")],
+            "clean_mail": [m.sections() for m in load_clean_mail_messages("eval", ROOT / data.clean_mail_root)],
             "enron": [mail_sections("", t) for t in ham["text"]],
         },
         "written_gold": np.array([[lb in m.labels for lb in LABELS] for m in written], dtype=bool),

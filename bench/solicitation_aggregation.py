@@ -28,6 +28,7 @@ from models.saved import load_classifier, read_metadata  # noqa: E402
 from pipelines.dataset import load_split  # noqa: E402
 from pipelines.mail_eval import enron_heldout_report, written_eval_report  # noqa: E402
 from pipelines.metrics import choose_thresholds  # noqa: E402
+from pipelines.params import load_pipeline_params  # noqa: E402
 
 SOL = LABELS.index("solicitation")
 
@@ -36,6 +37,7 @@ def measure(model_dir: Path, dataset: Path, rule: str, precision_target: float, 
     from sklearn.metrics import average_precision_score
 
     clf = load_classifier(model_dir)
+    written_root = ROOT / load_pipeline_params(ROOT / "params.yaml").data.written_root
     windows = clf.window_config_
     val, test = load_split(dataset, "validation"), load_split(dataset, "test")
     out: dict[str, Any] = {"model": str(model_dir), "family": read_metadata(model_dir)["family"]}
@@ -49,7 +51,7 @@ def measure(model_dir: Path, dataset: Path, rule: str, precision_target: float, 
         thresholds[SOL] = threshold
         clf.set_thresholds(thresholds)
         test_proba = clf.score_texts(test["text"].tolist()).proba
-        written = written_eval_report(clf)
+        written = written_eval_report(clf, written_root)
         enron = enron_heldout_report(clf, test)
         out[name] = {
             "threshold": float(threshold),

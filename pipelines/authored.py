@@ -23,8 +23,6 @@ from mailguard.errors import InputError
 from mailguard.taxonomy import LABELS, check_label
 from mailguard.text import normalise_for_matching
 
-AUTHORED_ROOT: Final[Path] = Path(__file__).resolve().parents[1] / "data" / "authored"
-
 #: Positives generated per label before deduplication (the floor after dedup is 300).
 POSITIVES_PER_LABEL: Final[int] = 380
 #: Obfuscated copies (leetspeak, spacing, swaps...) added per positive template.
@@ -67,8 +65,8 @@ class Template:
         return "positive" if self.labels else "hard_negative"
 
 
-def generate_authored(seed: int = 13, root: Path = AUTHORED_ROOT) -> pd.DataFrame:
-    """Return the authored corpus: one row per distinct generated message.
+def generate_authored(root: Path, *, seed: int) -> pd.DataFrame:
+    """Return the authored corpus generated from the templates under ``root``: one row per distinct message.
 
     Columns: ``text``, the ten label columns (int 0/1), ``source`` ("authored"), ``weak`` (False),
     ``template_id`` (e.g. ``age.explicit.03``; obfuscated and threaded copies keep their template's id
@@ -119,7 +117,7 @@ def generate_authored(seed: int = 13, root: Path = AUTHORED_ROOT) -> pd.DataFram
     return pd.DataFrame(rows, columns=columns)
 
 
-def load_templates(root: Path = AUTHORED_ROOT) -> tuple[list[Template], list[Template]]:
+def load_templates(root: Path) -> tuple[list[Template], list[Template]]:
     """Return (positive templates, hard-negative templates) read from ``root``; raise ``InputError`` if invalid."""
     positives: list[Template] = []
     for path in sorted((root / "labels").glob("*.yaml")):
@@ -144,7 +142,7 @@ def load_templates(root: Path = AUTHORED_ROOT) -> tuple[list[Template], list[Tem
     return positives, negatives
 
 
-def load_stance_templates(root: Path = AUTHORED_ROOT) -> list[Template]:
+def load_stance_templates(root: Path) -> list[Template]:
     """Return the stance pairs of ``stance.yaml`` (none when the file is absent) as templates.
 
     Every claim of a label is put into every frame of each family that applies to its polarity; the
@@ -286,14 +284,14 @@ def obfuscate_word(word: str, method: str, rng: random.Random) -> str:
     raise ValueError(f"unknown obfuscation {method!r}; expected one of {OBFUSCATIONS}")
 
 
-def iter_template_strings(root: Path = AUTHORED_ROOT) -> Iterator[str]:
+def iter_template_strings(root: Path) -> Iterator[str]:
     """Yield every raw template string of the authored corpus (positives and hard negatives)."""
     positives, negatives = load_templates(root)
     for tmpl in (*positives, *negatives, *load_stance_templates(root)):
         yield tmpl.text
 
 
-def iter_filler_values(root: Path = AUTHORED_ROOT) -> Iterator[str]:
+def iter_filler_values(root: Path) -> Iterator[str]:
     """Yield every slot-filler and framing value of the authored corpus."""
     common = _load_yaml(root / "common.yaml")
     specs = [_load_yaml(p) for p in sorted((root / "labels").glob("*.yaml"))]

@@ -19,6 +19,7 @@ from models.blend import BlendClassifier
 from models.saved import load_classifier
 from pipelines.dataset import load_split
 from pipelines.metrics import label_metrics
+from pipelines.params import TrainParams
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +30,16 @@ def package_blend(
     member_dirs: list[Path],
     dataset_path: Path,
     out_dir: Path,
-    train_params: dict[str, Any],
+    train: TrainParams,
     *,
     C: float = 1.0,
 ) -> dict[str, Any]:
     """Fit a blend of the models in ``member_dirs`` on the validation split, save it to ``out_dir``; return a report.
 
-    Thresholds follow ``train_params`` like training does: ``threshold_rule`` for family ``blend``,
+    Thresholds follow the ``train`` section like training does: ``threshold_rule.blend``,
     ``precision_target``, ``min_recall`` and the cap on validation ordinary mail (``max_ordinary_rate``).
     """
-    from pipelines.train import data_revision, operating_point, threshold_rule
+    from pipelines.train import data_revision, operating_point
 
     members = [load_classifier(d) for d in member_dirs]
     revision = data_revision(dataset_path)
@@ -49,14 +50,15 @@ def package_blend(
     X, Y = val["text"].tolist(), val[list(LABELS)].to_numpy()
     blend = BlendClassifier.from_fitted(members, X, Y, C=C)
     proba = blend.score_texts(X).proba
-    rule = threshold_rule(train_params, "blend")
-    blend.set_thresholds(operating_point(proba, val, train_params, rule))
+    rule = train.rule_for("blend")
+    blend.set_thresholds(operating_point(proba, val, train, rule))
     blend.data_revision_ = revision
     blend.save(out_dir)
     per_label = label_metrics(Y, proba, blend.thresholds_)
     report = {
         "members": [str(d) for d in member_dirs],
-        "rule": rule, **{k: train_params.get(k) for k in ("precision_target", "min_recall", "max_ordinary_rate")},
+        "rule": rule, "precision_target": train.precision_target, "min_recall": train.min_recall,
+        "max_ordinary_rate": train.max_ordinary_rate,
         "coef": {lb: [float(c) for c in blend.coef_[j]] for j, lb in enumerate(LABELS)},
         "validation": {lb: {k: float(per_label[lb][k]) for k in ("pr_auc", "precision", "recall", "f1")}
                        for lb in LABELS if lb in per_label},

@@ -28,6 +28,7 @@ from mailguard.mail import Message, read_messages
 from mailguard.taxonomy import LABELS
 from mailguard.text import normalise_for_matching
 
+#: Where ``write_clean_mail`` renders the committed corpus by default; the pipeline reads ``data.clean_mail_root``.
 CLEAN_MAIL_ROOT: Final[Path] = Path(__file__).resolve().parents[1] / "data" / "clean_mail"
 SPLITS: Final[tuple[str, ...]] = ("train", "eval")
 #: Each template renders one message per entry of its ``vary`` list; fewer than this many entries is an
@@ -41,8 +42,8 @@ _SLOT = re.compile(r"\{(\w+)\}")
 _BASE_DATE = datetime(2025, 1, 6, 7, 0, tzinfo=timezone(timedelta(hours=-7)))
 
 
-def clean_mail_rows(split: str = "train", root: Path = CLEAN_MAIL_ROOT) -> pd.DataFrame:
-    """Return one clean row per message of ``split``: the prepared-dataset schema minus ``split``.
+def clean_mail_rows(split: str, root: Path) -> pd.DataFrame:
+    """Return one clean row per message of ``root/split``: the prepared-dataset schema minus ``split``.
 
     Columns: ``text`` (``Message.text``: subject, new body text, text attachments), the ten label
     columns (all 0), ``source`` ("clean_mail"), ``weak`` (False), ``template_id`` (``clean_mail.<template>``)
@@ -57,8 +58,8 @@ def clean_mail_rows(split: str = "train", root: Path = CLEAN_MAIL_ROOT) -> pd.Da
     return pd.DataFrame(rows, columns=["text", *LABELS, "source", "weak", "template_id", "kind"])
 
 
-def load_clean_mail_messages(split: str = "train", root: Path = CLEAN_MAIL_ROOT) -> list[Message]:
-    """Return the parsed messages of ``split`` ("train" or "eval"), sorted by file name.
+def load_clean_mail_messages(split: str, root: Path) -> list[Message]:
+    """Return the parsed messages of ``root/split`` ("train" or "eval"), sorted by file name.
 
     Raises ``InputError`` if the split is unknown, its folder is missing or empty, or a file
     does not parse: these files are ours, so a bad one is a bug, not data to skip.

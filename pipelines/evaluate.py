@@ -33,22 +33,9 @@ from mailguard.taxonomy import LABELS
 from models.base import Evidence
 from pipelines import calibration, fairness, mail_eval, metrics
 from pipelines.dataset import read_prepared
+from pipelines.params import EvaluateParams, PipelineParams
 
 log = logging.getLogger(__name__)
-
-#: Defaults of the ``evaluate`` section of params.yaml.
-DEFAULT_PARAMS: dict[str, Any] = {
-    "min_subgroup_size": fairness.MIN_SUBGROUP_SIZE,  # fewer identity-mention test texts: subgroup skipped
-    "calibration_bins": calibration.N_BINS,  # equal-width bins for ECE and reliability diagrams
-    "pr_curve_points": 200,  # points kept per PR curve in the committed plot files
-    "temperature_scaling": False,  # also report ECE after per-label temperature scaling fitted on validation
-    "clean_mail": True,  # measure false positives on the held-out realistic clean mail when available
-    "written_eval": True,  # recall and false positives on the separately written evaluation mail
-    "written_root": "data/written",
-    "planted_max_texts": 300,  # violating texts planted into long mail (pipelines.planted); 0 skips the section
-    "planted_max_hosts": 300,
-    "datasets_root": None,  # set from data.datasets_root by the CLI; the planted section needs its Enron hosts
-}
 
 #: Key of ``mailguard_model.json`` that names the MLflow run a saved folder was logged in.
 RUN_ID_KEY = "mlflow_run_id"
@@ -89,46 +76,46 @@ def load_test_split(dataset_path: Path) -> pd.DataFrame:
     return test
 
 
-def load_suite(suite_root: Path) -> pd.DataFrame:
-    """Return the functional test suite under ``suite_root``."""
-    from pipelines.functional_suite import load_suite as _load
-
-    return _load(root=Path(suite_root)).reset_index(drop=True)
-
-
-def load_clean_mail_texts() -> list[str] | None:
-    """Return the texts of the held-out clean mail eval set, or ``None`` when it is not available."""
-    messages = load_clean_mail()
+def load_clean_mail_texts(clean_mail_root: Path) -> list[str] | None:
+    """Return the texts of the held-out clean mail (``clean_mail_root/eval``), or ``None`` when it is not there."""
+    messages = load_clean_mail(clean_mail_root)
     return None if messages is None else [m.text for m in messages]
 
 
-def load_clean_mail() -> list[Message] | None:
-    """Return the held-out clean mail eval set as parsed messages, or ``None`` when it is not available."""
+def load_clean_mail(clean_mail_root: Path) -> list[Message] | None:
+    """Return the held-out clean mail (``clean_mail_root/eval``) as parsed messages, or ``None`` when it is not there."""
     from pipelines.clean_mail import load_clean_mail_messages
 
     try:
-        return load_clean_mail_messages("eval")
+        return load_clean_mail_messages("eval", Path(clean_mail_root))
     except InputError as e:
         log.warning("clean mail eval set not available: %s", e)
         return None
 
 
 def evaluation_data(
-    dataset_path: Path, suite_root: Path | None, opts: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str] | None]:
-    """Return the test split, the functional suite (or ``None``) and the clean-mail texts (or ``None``)."""
+    dataset_path: Path, suite_root: Path | None, params: PipelineParams
+) -> tuple[pd.DataFrame, pd.DataFrame | None, list[Message] | None]:
+    """Return the test split, the functional suite (``None`` without ``suite_root``) and the held-out clean mail.
+
+    The clean mail is read from ``data.clean_mail_root`` when ``evaluate.clean_mail`` is on (else ``None``).
+    """
+    from pipelines.functional_suite import load_suite
+
     test = load_test_split(dataset_path)
     suite = load_suite(suite_root) if suite_root is not None else None
-    clean_texts = load_clean_mail_texts() if opts["clean_mail"] else None
-    return test, suite, clean_texts
+    clean = load_clean_mail(params.data.clean_mail_root) if params.evaluate.clean_mail else None
+    return test, suite, clean
 
 
-def current_fingerprint(
-    dataset_path: str | Path, suite_root: str | Path | None, params: dict[str, Any] | None = None
-) -> str:
+def current_fingerprint(dataset_path: str | Path, suite_root: str | Path | None, params: PipelineParams) -> str:
     """Return the :func:`data_fingerprint` of the evaluation data as it is on disk now."""
-    opts = {**DEFAULT_PARAMS, **(params or {})}
-    return data_fingerprint(*evaluation_data(Path(dataset_path), _opt_path(suite_root), opts))
+    test, suite, clean = evaluation_data(Path(dataset_path), _opt_path(suite_root), params)
+    return data_fingerprint(test, suite, _texts(clean))
+
+
+def _texts(messages: list[Message] | None) -> list[str] | None:
+    return None if messages is None else [m.text for m in messages]
 
 
 def _opt_path(value: str | Path | None) -> Path | None:
@@ -190,7 +177,7 @@ def evaluate(
     dataset_path: str | Path,
     suite_root: str | Path | None,
     out_dir: str | Path,
-    params: dict[str, Any] | None = None,
+    params: PipelineParams,
     *,
     log_to_mlflow: bool = True,
     run_id: str | None = None,
@@ -218,20 +205,21 @@ def evaluate(
         planted: held-out violating texts planted at start/middle/end of held-out long mail and in quoted,
                HTML-only and attachment containers (pipelines.planted.planted_report; sampled)
 
-    ``suite_root=None`` skips the functional suite. ``params`` is the ``evaluate``
-    section of params.yaml (see :data:`DEFAULT_PARAMS`). With ``log_to_mlflow``,
+    ``suite_root=None`` skips the functional suite. ``params`` gives the ``evaluate`` settings and the
+    held-out data under ``data.clean_mail_root``, ``data.written_root`` and ``data.datasets_root``
+    (the planted section's Enron hosts; its texts come from ``evaluate.suite_root``). With ``log_to_mlflow``,
     numbers, plots, the card and text-free predictions go to the model's MLflow run
     (``run_id`` overrides the run found from the registry or the folder's metadata).
     ``card_dest`` also writes the model card there (e.g. ``docs/model_card.md``).
     """
-    opts = {**DEFAULT_PARAMS, **(params or {})}
+    opts, data = params.evaluate, params.data
     dataset_path, out_dir = Path(dataset_path), Path(out_dir)
     model = resolve(model_spec_or_path)
     if run_id:
         model = ModelUnderTest(model.classifier, model.version, run_id, model.path)
     clf = model.classifier
     thresholds = np.asarray(clf.thresholds_, dtype=float)
-    test, suite, clean_texts = evaluation_data(dataset_path, _opt_path(suite_root), opts)
+    test, suite, clean_messages = evaluation_data(dataset_path, _opt_path(suite_root), params)
 
     plots = out_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
@@ -241,10 +229,10 @@ def evaluate(
     proba, pred = scored.proba, (scored.proba >= thresholds).astype(int)
 
     test_report = metrics.classification_report(Y, proba, thresholds)
-    test_report["ece"] = calibration.ece_per_label(Y, proba, int(opts["calibration_bins"]))
-    if opts["temperature_scaling"]:
-        test_report["ece_temperature_scaled"] = _temperature_scaled_ece(clf, dataset_path, Y, proba, opts)
-    bias = fairness.bias_report(Y, proba, test["text"].tolist(), int(opts["min_subgroup_size"]))
+    test_report["ece"] = calibration.ece_per_label(Y, proba, opts.calibration_bins)
+    if opts.temperature_scaling:
+        test_report["ece_temperature_scaled"] = _temperature_scaled_ece(clf, dataset_path, Y, proba, opts.calibration_bins)
+    bias = fairness.bias_report(Y, proba, test["text"].tolist(), opts.min_subgroup_size)
     bias["stance_test"] = fairness.stance_contrast(test, pred)
 
     result: dict[str, Any] = {
@@ -253,7 +241,7 @@ def evaluate(
             "run_id": model.run_id or "",
             "family": str(getattr(clf, "family", "")),
             "data_revision": str(getattr(clf, "data_revision_", "")),
-            "data_fingerprint": data_fingerprint(test, suite, clean_texts),
+            "data_fingerprint": data_fingerprint(test, suite, _texts(clean_messages)),
             "command": _command(model_spec_or_path, dataset_path, suite_root, out_dir),
         },
         "data": _data_counts(dataset_path, test),
@@ -268,22 +256,22 @@ def evaluate(
         bias["identity_mention_auc"] = fairness.identity_mention_auc(suite, suite_scored.proba)
         bias["identity_attacks_flagged"] = fairness.identity_attacks_flagged(suite, suite_pred)
         _write_suite_predictions(out_dir, suite, suite_scored.proba, suite_pred)
-    if clean_texts:
-        clean_messages = load_clean_mail() or []
+    if clean_messages:
         result["clean_mail"] = clean_mail_fpr(clf.score_documents([m.sections() for m in clean_messages]).proba >= thresholds)
-    if opts["written_eval"]:
+    if opts.written_eval:
         try:
-            result["written_eval"] = mail_eval.written_eval_report(clf, Path(opts["written_root"]))
+            result["written_eval"] = mail_eval.written_eval_report(clf, data.written_root)
         except InputError as e:  # a checkout without the written corpus (or run from elsewhere): say so, go on
             log.warning("written evaluation mail not available: %s", e)
     if "split_key" in test.columns:
         result["enron_heldout"] = mail_eval.enron_heldout_report(clf, test)
-    if opts["planted_max_texts"] and opts["datasets_root"]:
+    if opts.planted_max_texts:
         from pipelines.planted import planted_report
 
-        result["planted"] = planted_report(clf, datasets_root=Path(opts["datasets_root"]),
-                                           max_texts=int(opts["planted_max_texts"]),
-                                           max_hosts=int(opts["planted_max_hosts"]))
+        result["planted"] = planted_report(clf, datasets_root=data.datasets_root, suite_root=opts.suite_root,
+                                           clean_mail_root=data.clean_mail_root, written_root=data.written_root,
+                                           max_texts=opts.planted_max_texts, max_hosts=opts.planted_max_hosts,
+                                           seed=opts.planted_seed)
 
     _write_plots(plots, Y, proba, pred, result, opts)
     _write_test_predictions(out_dir, test, proba, pred, scored.evidence)
@@ -300,15 +288,13 @@ def evaluate(
     return result
 
 
-def _temperature_scaled_ece(
-    clf: Any, dataset_path: Path, Y: np.ndarray, proba: np.ndarray, opts: dict[str, Any]
-) -> dict[str, float]:
+def _temperature_scaled_ece(clf: Any, dataset_path: Path, Y: np.ndarray, proba: np.ndarray, bins: int) -> dict[str, float]:
     from pipelines.dataset import load_split
 
     val = load_split(dataset_path, "validation")
     temps = calibration.fit_temperatures(clf.score_texts(val["text"].tolist()).proba, val[list(LABELS)].to_numpy())
     scaled = calibration.apply_temperatures(proba, temps)
-    return calibration.ece_per_label(Y, scaled, int(opts["calibration_bins"]))
+    return calibration.ece_per_label(Y, scaled, bins)
 
 
 def _data_counts(dataset_path: Path, test: pd.DataFrame) -> dict[str, Any]:
@@ -330,11 +316,11 @@ def _command(spec: str | Path, dataset: Path, suite: str | Path | None, out_dir:
 
 
 def _write_plots(
-    plots: Path, Y: np.ndarray, proba: np.ndarray, pred: np.ndarray, result: dict[str, Any], opts: dict[str, Any]
+    plots: Path, Y: np.ndarray, proba: np.ndarray, pred: np.ndarray, result: dict[str, Any], opts: EvaluateParams
 ) -> None:
-    pr = metrics.pr_curve_points(Y, proba, int(opts["pr_curve_points"]))
+    pr = metrics.pr_curve_points(Y, proba, opts.pr_curve_points)
     _write_per_label(plots / "pr_curves", pr)
-    reliability = calibration.reliability_table(Y, proba, int(opts["calibration_bins"]))
+    reliability = calibration.reliability_table(Y, proba, opts.calibration_bins)
     _write_per_label(plots / "reliability", reliability)
     confusion = metrics.label_confusion(Y, pred)
     confusion.rename_axis("gold").to_csv(plots / "label_confusion.csv", float_format="%.4f")
@@ -494,14 +480,13 @@ def logged_metrics(run_id: str) -> dict[str, Any] | None:
 
 
 __all__ = [
-    "DEFAULT_PARAMS",
     "ModelUnderTest",
     "clean_mail_fpr",
     "current_fingerprint",
     "data_fingerprint",
     "evaluate",
     "flatten_numbers",
-    "load_suite",
+    "load_clean_mail_texts",
     "load_test_split",
     "log_evaluation",
     "logged_metrics",

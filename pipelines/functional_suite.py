@@ -20,8 +20,6 @@ from mailguard.config import load_yaml_mapping
 from mailguard.errors import InputError
 from mailguard.taxonomy import LABELS, check_label
 
-SUITE_ROOT: Final[Path] = Path(__file__).resolve().parents[1] / "data" / "functional"
-
 SUITE_COLUMNS: Final[tuple[str, ...]] = (
     "case_id",
     "functionality",
@@ -47,8 +45,8 @@ class Group:
     slurs: tuple[str, ...]
 
 
-def load_suite(root: Path = SUITE_ROOT) -> pd.DataFrame:
-    """Return the functional test suite, one row per case.
+def load_suite(root: Path) -> pd.DataFrame:
+    """Return the functional test suite under ``root`` (``evaluate.suite_root``), one row per case.
 
     Columns: ``case_id``, ``functionality``, ``label_focus`` (the policy label the case is about,
     "" if none), ``text``, ``identity_group`` (the group a templated or group-specific case names,
@@ -63,7 +61,7 @@ def load_suite(root: Path = SUITE_ROOT) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(SUITE_COLUMNS))
 
 
-def load_groups(root: Path = SUITE_ROOT) -> dict[str, Group]:
+def load_groups(root: Path) -> dict[str, Group]:
     """Return the suite's identity groups by key; raise ``InputError`` if the file is invalid."""
     spec = _load_yaml(root / "groups.yaml").get("groups")
     if not isinstance(spec, dict) or not spec:
@@ -95,7 +93,7 @@ def spell_variant(word: str, method: str) -> str:
     raise ValueError(f"unknown spelling variant {method!r}")
 
 
-def iter_suite_template_strings(root: Path = SUITE_ROOT) -> Iterator[str]:
+def iter_suite_template_strings(root: Path) -> Iterator[str]:
     """Yield every raw template string and hand-written case text of the suite."""
     for spec in _load_yaml(root / "templates.yaml")["functionalities"].values():
         yield from map(str, spec["templates"])
@@ -104,14 +102,14 @@ def iter_suite_template_strings(root: Path = SUITE_ROOT) -> Iterator[str]:
             yield str(case["text"]) if isinstance(case, dict) else str(case)
 
 
-def iter_suite_filler_values(root: Path = SUITE_ROOT) -> Iterator[str]:
+def iter_suite_filler_values(root: Path) -> Iterator[str]:
     """Yield every suite filler value that is not an identity term (names, units, framing)."""
     fillers = _load_yaml(root / "fillers.yaml")
     for values in fillers.values():
         yield from map(str, values)
 
 
-def identity_terms(root: Path = SUITE_ROOT) -> set[str]:
+def identity_terms(root: Path) -> set[str]:
     """Return the identity terms and slurs of the suite: the only fillers it may share with training data."""
     terms: set[str] = set()
     for g in load_groups(root).values():

@@ -23,7 +23,7 @@ import pandas as pd
 from mailguard.taxonomy import LABELS
 from models.base import Classifier
 from pipelines.units import mail_sections
-from pipelines.written_mail import WRITTEN_ROOT, WrittenMessage, read_portion
+from pipelines.written_mail import WrittenMessage, read_portion
 
 CLEAN_KINDS = ("ordinary", "group_mention", "counter_speech", "incident_report")
 
@@ -36,8 +36,11 @@ def _flags(clf: Classifier, documents: list[list[Any]]) -> np.ndarray:
     return clf.score_documents(documents).proba >= np.asarray(clf.thresholds_, dtype=float)
 
 
-def written_eval_report(clf: Classifier, root: Path = WRITTEN_ROOT) -> dict[str, Any]:
-    """Return recall per label, precision per label and false-positive rates on the written evaluation mail."""
+def written_eval_report(clf: Classifier, root: Path) -> dict[str, Any]:
+    """Return recall per label, precision per label and false-positive rates on the written evaluation mail.
+
+    ``root`` is the written corpus (``data.written_root``); only its ``eval/`` portion is read.
+    """
     messages: list[WrittenMessage] = read_portion("eval", root)
     flags = _flags(clf, [mail_sections(m.subject, m.body) for m in messages])
     gold = np.array([[lb in m.labels for lb in LABELS] for m in messages], dtype=bool)

@@ -38,13 +38,12 @@ from mailguard.mail import Message, parse_message_bytes, split_quoted_reply
 from mailguard.taxonomy import LABELS
 from mailguard.text import normalise_for_matching
 from models.base import Classifier
-from pipelines.clean_mail import CLEAN_MAIL_ROOT, STAFF_DOMAIN, load_clean_mail_messages
-from pipelines.functional_suite import SUITE_ROOT, load_suite
+from pipelines.clean_mail import STAFF_DOMAIN, load_clean_mail_messages
+from pipelines.functional_suite import load_suite
 from pipelines.sources.common import corpus_files
 from pipelines.sources.enron_spam import decode_mail, restore_form
 from pipelines.written_mail import WrittenMessage, read_pass
 
-WRITTEN_EVAL_ROOT: Final[Path] = Path(__file__).resolve().parents[1] / "data" / "written" / "eval"
 #: MANIFEST §10: the ham of enron6 is the mailbox of lokay-m, the mailbox held out for evaluation.
 ENRON_HOLDOUT: Final[tuple[str, str]] = ("enron6.tar.gz", "ham")
 TEXT_SOURCES: Final[tuple[str, ...]] = ("functional_suite", "written_eval")
@@ -113,8 +112,10 @@ V = TypeVar("V", ViolatingText, Host)
 # -- the texts and the hosts --------------------------------------------------------------------------------
 
 
-def violating_texts(suite_root: Path = SUITE_ROOT, written_root: Path = WRITTEN_EVAL_ROOT) -> list[ViolatingText]:
+def violating_texts(suite_root: Path, written_root: Path) -> list[ViolatingText]:
     """Return the held-out violating texts: every suite case with a gold label, every written eval violation.
+
+    ``suite_root`` is the functional suite, ``written_root`` the written corpus (its ``eval/`` portion is read).
 
     A written message gives one text: its evidence sentences in the order they appear, as one paragraph,
     with the message's labels.
@@ -133,11 +134,13 @@ def violating_texts(suite_root: Path = SUITE_ROOT, written_root: Path = WRITTEN_
     return _distinct(out)
 
 
-def host_mail(
-    datasets_root: Path, *, clean_mail_root: Path = CLEAN_MAIL_ROOT, written_root: Path = WRITTEN_EVAL_ROOT
-) -> list[Host]:
+def host_mail(datasets_root: Path, *, clean_mail_root: Path, written_root: Path) -> list[Host]:
     """Return held-out ordinary mail (new text only) of ``MIN_HOST_PARAGRAPHS`` or more paragraphs and at most
-    ``MAX_HOST_CHARS`` characters, from every host source, without repeated texts."""
+    ``MAX_HOST_CHARS`` characters, from every host source, without repeated texts.
+
+    The hosts are the ``eval/`` portions of the clean mail and written corpora and the held-out Enron mailbox
+    of the public corpora under ``datasets_root``.
+    """
     bodies = [(m.body, "clean_mail_eval") for m in load_clean_mail_messages("eval", clean_mail_root)]
     bodies += [(m.body, "written_eval_ordinary") for m in _written_eval(written_root) if m.kind == "ordinary"]
     bodies += [(b, "enron_ham_lokay") for b in enron_ham_bodies(datasets_root)]
@@ -192,7 +195,8 @@ def new_text(body: str) -> str:
     return split_quoted_reply(body)[0].strip()
 
 
-def _written_eval(root: Path) -> list[WrittenMessage]:
+def _written_eval(written_root: Path) -> list[WrittenMessage]:
+    root = written_root / "eval"
     paths = sorted(root.glob("*.yaml"))
     if not paths:
         raise InputError(f"no written evaluation mail (*.yaml) in {root}")
@@ -378,18 +382,25 @@ def planted_report(
     classifier: Classifier,
     *,
     datasets_root: Path,
+    suite_root: Path,
+    clean_mail_root: Path,
+    written_root: Path,
+    seed: int,
     max_texts: int | None = None,
     max_hosts: int | None = None,
-    seed: int = 13,
     score_mail: MailScorer | None = None,
 ) -> dict[str, Any]:
     """Return the planted-violations report (numbers and counts only) on the held-out texts and hosts.
 
-    ``max_texts`` and ``max_hosts`` cap the samples (taken in turn from each source, shuffled by ``seed``);
-    ``score_mail`` scores the container mail (default :func:`section_scorer`).
+    The texts come from the suite under ``suite_root`` and the written corpus, the hosts from the clean mail
+    and written corpora and the public corpora under ``datasets_root`` (see :func:`violating_texts`,
+    :func:`host_mail`). ``max_texts`` and ``max_hosts`` cap the samples (taken in turn from each source,
+    shuffled by ``seed``; None keeps all); ``score_mail`` scores the container mail (default
+    :func:`section_scorer`).
     """
-    texts = sample_by_source(violating_texts(), lambda t: t.source, max_texts, seed)
-    hosts = sample_by_source(host_mail(datasets_root), lambda h: h.source, max_hosts, seed)
+    texts = sample_by_source(violating_texts(suite_root, written_root), lambda t: t.source, max_texts, seed)
+    hosts = sample_by_source(host_mail(datasets_root, clean_mail_root=clean_mail_root, written_root=written_root),
+                             lambda h: h.source, max_hosts, seed)
     report = measure_planted(classifier, texts, hosts, score_mail=score_mail)
     report["sample"] = {"max_texts": max_texts, "max_hosts": max_hosts, "seed": seed}
     return report

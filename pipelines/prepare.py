@@ -25,8 +25,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from mailguard.config import section
-from mailguard.errors import ConfigError, InputError
+from mailguard.errors import InputError
 from mailguard.segments import WindowConfig
 from mailguard.taxonomy import LABELS
 from mailguard.text import clean_whitespace, normalise_for_matching
@@ -34,9 +33,9 @@ from pipelines.authored import generate_authored
 from pipelines.clean_mail import clean_mail_rows
 from pipelines.dataset_card import write_dataset_card
 from pipelines.dedup import near_duplicate_groups
-from pipelines.sources import ADAPTERS, COLUMNS, load_source
+from pipelines.params import DataParams, PipelineParams
+from pipelines.sources import COLUMNS, load_source
 from pipelines.splits import SPLITS, stable_splits
-from pipelines.train import scoring_unit
 from pipelines.units import unit_rows
 from pipelines.written_mail import written_rows
 
@@ -47,27 +46,6 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "text", *LABELS, "source", "split", "weak", "template_id", "group_id", "split_key", "unit",
 )
 REVIEW_SOURCE = "review"
-EVALUATION_ONLY = frozenset({"crows_pairs"})  # MANIFEST §8: "should not be used to train any ML models"
-
-# Defaults for data.* keys; params.yaml is the place to change them.
-DEFAULTS: dict[str, Any] = {
-    "seed": 13,
-    "validation_fraction": 0.1,
-    "test_fraction": 0.15,
-    "max_rows_per_source": 12000,
-    "near_duplicate_threshold": 0.8,
-    "use_authored": True,
-    "use_clean_mail": True,
-    "sources": None,  # None = every adapter in pipelines.sources.ADAPTERS
-    "review_exports": [],
-    "min_text_chars": 8,  # normalised characters; shorter texts ("ok", "lol") carry no policy signal
-    "use_written": True,
-    "written_root": "data/written",
-    "unit_windows": 2,
-    "expand_sources": [],
-    "uncapped_clean_sources": [],
-    "fixed_splits": {},
-}
 
 
 @dataclass(frozen=True)
@@ -85,32 +63,6 @@ class PrepareSummary:
     near_duplicates_removed: int
     seconds: float
     stats: dict[str, Any] = field(repr=False, default_factory=dict)
-
-
-def data_options(params: dict[str, Any]) -> dict[str, Any]:
-    """Return the ``data`` section of ``params`` with defaults filled in; raise ``ConfigError`` if invalid."""
-    options = {**DEFAULTS, **section(params, "data")}
-    sources = options["sources"]
-    if sources is None:
-        options["sources"] = list(ADAPTERS)
-    elif not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
-        raise ConfigError("data.sources must be a list of corpus names")
-    forbidden = sorted(set(options["sources"]) & EVALUATION_ONLY)
-    if forbidden:
-        raise ConfigError(f"data.sources names {forbidden}: evaluation-only corpora must never be trained on")
-    unknown = sorted(set(options["sources"]) - set(ADAPTERS))
-    if unknown:
-        raise ConfigError(f"data.sources names unknown corpora {unknown}; known: {', '.join(ADAPTERS)}")
-    if not isinstance(options["review_exports"], list):
-        raise ConfigError("data.review_exports must be a list of paths or glob patterns")
-    for key in ("validation_fraction", "test_fraction", "near_duplicate_threshold"):
-        if not isinstance(options[key], int | float):
-            raise ConfigError(f"data.{key} must be a number, got {options[key]!r}")
-    if options["validation_fraction"] + options["test_fraction"] >= 1:
-        raise ConfigError("data.validation_fraction + data.test_fraction must be below 1")
-    if not 0 < options["near_duplicate_threshold"] <= 1:
-        raise ConfigError("data.near_duplicate_threshold must be in (0, 1]")
-    return options
 
 
 def conform(frame: pd.DataFrame, origin: str, default_source: str) -> pd.DataFrame:
@@ -229,33 +181,31 @@ def text_key(text: str) -> str:
     return hashlib.sha256(normalise_for_matching(text).encode("utf-8")).hexdigest()[:20]
 
 
-def load_all(
-    options: dict[str, Any], datasets_root: Path, stats: dict[str, Any], windows: WindowConfig = WindowConfig()
-) -> pd.DataFrame:
+def load_all(data: DataParams, datasets_root: Path, stats: dict[str, Any], windows: WindowConfig) -> pd.DataFrame:
     """Return the rows of every enabled source, in a fixed order; per-source counts go into ``stats``."""
     frames: list[pd.DataFrame] = []
     per_source = stats.setdefault("sources", {})
-    for name in options["sources"]:
+    for name in data.sources:
         frame = conform(load_source(name, datasets_root), f"adapter {name}", name)
-        capped = cap_rows(frame, options["max_rows_per_source"], options["seed"],
-                          keep_all_clean=name in options["uncapped_clean_sources"])
+        capped = cap_rows(frame, data.max_rows_per_source, data.seed,
+                          keep_all_clean=name in data.uncapped_clean_sources)
         per_source[name] = {"loaded": len(frame), "after_cap": len(capped)}
         log.info("%s: %d rows (%d after the per-source cap)", name, len(frame), len(capped))
         frames.append(capped)
-    if options["use_authored"]:
-        seed = int(options["seed"])
-        frames.append(conform(generate_authored(seed), "pipelines.authored.generate_authored", "authored"))
-    if options["use_clean_mail"]:
-        frames.append(conform(clean_mail_rows("train"), "pipelines.clean_mail.clean_mail_rows", "clean_mail"))
-    if options["use_written"]:
-        written = written_rows("train", Path(options["written_root"]), config=windows,
-                               clean_windows=int(options["unit_windows"]))
+    if data.use_authored:
+        authored = generate_authored(data.authored_root, seed=data.seed)
+        frames.append(conform(authored, "pipelines.authored.generate_authored", "authored"))
+    if data.use_clean_mail:
+        clean = clean_mail_rows("train", data.clean_mail_root)
+        frames.append(conform(clean, "pipelines.clean_mail.clean_mail_rows", "clean_mail"))
+    if data.use_written:
+        written = written_rows("train", data.written_root, config=windows, clean_windows=data.unit_windows)
         frames.append(conform(written, "pipelines.written_mail.written_rows", "written"))
-    reviews = load_review_exports([str(p) for p in options["review_exports"]])
+    reviews = load_review_exports(data.review_exports)
     if len(reviews):
         frames.append(reviews)
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*COLUMNS, "unit"])
-    combined = expand_clean_mail(combined, options["expand_sources"], windows, int(options["unit_windows"]))
+    combined = expand_clean_mail(combined, data.expand_sources, windows, data.unit_windows)
     for name in ("authored", "clean_mail", "written", REVIEW_SOURCE):
         log.info("%s: %d rows", name, int((combined["source"] == name).sum()))
     for name, count in combined["source"].value_counts().items():
@@ -356,43 +306,41 @@ def merge_template_groups(groups: np.ndarray, template_ids: np.ndarray) -> np.nd
     return merged.astype(np.int64)
 
 
-def prepare(
-    params: dict[str, Any],
-    datasets_root: Path,
-    out_dir: Path,
-    *,
-    card_path: Path | None = Path("docs/dataset_card.md"),
-) -> PrepareSummary:
-    """Return the summary of a prepared dataset written to ``out_dir`` (and the card to ``card_path``)."""
+def prepare(params: PipelineParams, datasets_root: Path, out_dir: Path, *, card_path: Path | None) -> PrepareSummary:
+    """Return the summary of a prepared dataset written to ``out_dir`` (and the card to ``card_path`` unless None).
+
+    Reads ``data`` (the sources and where they are; the public corpora are under ``datasets_root``) and
+    ``train.scoring_unit`` (long mail becomes rows the way the models read it).
+    """
     started = time.perf_counter()
-    options = data_options(params)
+    data = params.data
     stats: dict[str, Any] = {}
 
-    windows, _ = scoring_unit(section(params, "train")) if "train" in params else (WindowConfig(), [])
-    frame = load_all(options, Path(datasets_root), stats, windows)
+    windows = params.train.scoring_unit.window_config()
+    frame = load_all(data, Path(datasets_root), stats, windows)
     loaded = len(frame)
-    frame, keys = clean_texts(frame, int(options["min_text_chars"]))
+    frame, keys = clean_texts(frame, data.min_text_chars)
     stats["dropped_short_or_empty"] = loaded - len(frame)
     log.info(
         "loaded %d rows; %d dropped as empty or shorter than %d characters",
         loaded,
         loaded - len(frame),
-        options["min_text_chars"],
+        data.min_text_chars,
     )
 
     frame, keys, exact_removed, conflicts = merge_exact_duplicates(frame, keys)
     log.info("exact duplicates: %d rows removed, %d texts with conflicting labels merged", exact_removed, conflicts)
-    frame, near_removed, near_groups = drop_near_duplicates(frame, keys, float(options["near_duplicate_threshold"]))
+    frame, near_removed, near_groups = drop_near_duplicates(frame, keys, data.near_duplicate_threshold)
     log.info("near duplicates: %d rows removed (%d groups of similar texts)", near_removed, near_groups)
 
     frame["split_key"] = split_keys(frame)
     frame["split"], keep = stable_splits(
         frame["split_key"].tolist(),
         frame["group_id"].to_numpy(),
-        seed=int(options["seed"]),
-        validation_fraction=float(options["validation_fraction"]),
-        test_fraction=float(options["test_fraction"]),
-        fixed={str(k): str(v) for k, v in options["fixed_splits"].items()},
+        seed=data.seed,
+        validation_fraction=data.validation_fraction,
+        test_fraction=data.test_fraction,
+        fixed=dict(data.fixed_splits),
     )
     stats["near_duplicates_across_splits_removed"] = int((~keep).sum())
     log.info("near duplicates straddling splits: %d less held-out copies removed", int((~keep).sum()))
@@ -415,8 +363,7 @@ def prepare(
                 str(src): {s: int(((frame["source"] == src) & (frame["split"] == s)).sum()) for s in SPLITS}
                 for src in sorted(frame["source"].unique())
             },
-            "options": {k: options[k] for k in sorted(options) if k != "review_exports"}
-            | {"review_exports": len(options["review_exports"])},
+            "options": _options_record(data),
         }
     )
     dataset_path = write_outputs(frame, Path(out_dir))
@@ -440,6 +387,12 @@ def prepare(
         seconds=stats["seconds"],
         stats=stats,
     )
+
+
+def _options_record(data: DataParams) -> dict[str, Any]:
+    """Return the ``data`` settings as recorded in ``prepare_stats.json``: review export paths only counted."""
+    options = data.model_dump(mode="json")
+    return {k: options[k] for k in sorted(options) if k != "review_exports"} | {"review_exports": len(data.review_exports)}
 
 
 def write_outputs(frame: pd.DataFrame, out_dir: Path) -> Path:

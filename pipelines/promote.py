@@ -42,6 +42,7 @@ from typing import Any, Literal
 from mailguard.errors import ConfigError
 from mailguard.taxonomy import LABELS
 from models.registry import MODEL_NAME, registered_version, tag_version
+from pipelines.params import PipelineParams
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,7 @@ def metrics_for_version(
     suite_root: Path | None,
     out_dir: Path,
     fingerprint: str,
-    params: dict[str, Any] | None,
+    params: PipelineParams,
 ) -> dict[str, Any]:
     """Return evaluation metrics of a registered version on the current data: saved ones when comparable, else fresh."""
     from pipelines import evaluate as ev
@@ -272,13 +273,13 @@ def promote(
     force: bool = False,
     reason: str = "",
     log_path: str | Path = PROMOTION_LOG,
-    params: dict[str, Any] | None = None,
+    params: PipelineParams,
     card_dest: str | Path | None = None,
     champion_report: str | Path = CHAMPION_REPORT,
 ) -> PromotionDecision:
     """Return the decision on making ``challenger`` the champion; move the alias when the gates pass (or forced).
 
-    ``force`` promotes despite failing gates and requires a ``reason``; the gates are
+    Both models are evaluated with ``params`` (see :func:`pipelines.evaluate.evaluate`). ``force`` promotes despite failing gates and requires a ``reason``; the gates are
     still computed and recorded. With no champion yet the challenger becomes
     champion. ``card_dest`` (e.g. ``docs/model_card.md``) receives the new champion's
     model card, whose metrics and plots are copied to ``champion_report`` (committed) first. Raises ``ConfigError`` for ``force`` without a reason.

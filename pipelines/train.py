@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,17 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mailguard.config import section
-from mailguard.errors import ConfigError, InputError
-from mailguard.segments import WindowConfig
-from mailguard.taxonomy import LABELS, check_label
+from mailguard.errors import InputError
+from mailguard.taxonomy import LABELS
 from models.base import Classifier, Progress
 from pipelines.dataset import load_split
-from pipelines.metrics import ThresholdRule, check_threshold_rule
+from pipelines.metrics import ThresholdRule
+from pipelines.params import PipelineParams, TrainParams, validate_train
 
 log = logging.getLogger(__name__)
-
-FAMILIES = ("linear", "transformer")
 
 
 @dataclass(frozen=True)
@@ -50,43 +48,22 @@ def data_revision(dataset_path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def build_classifier(train_params: dict[str, Any]) -> Classifier:
-    """Return an unfitted classifier of the family named by ``train.family``, reading mail by ``train.scoring_unit``."""
-    family = train_params.get("family", "linear")
-    if family not in FAMILIES:
-        raise ConfigError(f"train.family must be one of {FAMILIES}, got {family!r}")
-    options = dict(train_params.get(family) or {})
+def build_classifier(train: TrainParams) -> Classifier:
+    """Return an unfitted classifier of the family ``train.family`` with every argument from its section.
+
+    It reads mail by ``train.scoring_unit``.
+    """
     clf: Classifier
-    try:
-        if family == "linear":
-            from models.linear import LinearClassifier
+    if train.family == "linear":
+        from models.linear import LinearClassifier
 
-            for key in ("word_ngrams", "char_ngrams"):
-                if key in options:
-                    options[key] = tuple(options[key])
-            clf = LinearClassifier(**options)
-        else:
-            from models.transformer import TransformerClassifier
+        clf = LinearClassifier(**train.linear.model_dump())
+    else:
+        from models.transformer import TransformerClassifier
 
-            clf = TransformerClassifier(**options)
-    except TypeError as e:
-        raise ConfigError(f"bad train.{family} options: {e}") from e
-    windows, message_labels = scoring_unit(train_params)
-    return clf.set_scoring_unit(windows, message_labels)
-
-
-def scoring_unit(train_params: dict[str, Any]) -> tuple[WindowConfig, list[str]]:
-    """Return the window settings and whole-message labels of ``train.scoring_unit``; raise ``ConfigError``."""
-    unit = dict(train_params.get("scoring_unit") or {})
-    message_labels = unit.pop("message_labels", []) or []
-    try:
-        windows = WindowConfig.from_dict(unit)
-        if not isinstance(message_labels, list):
-            raise ValueError("message_labels must be a list of labels")
-        message_labels = [check_label(lb) for lb in message_labels]
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"bad train.scoring_unit: {e}") from e
-    return windows, message_labels
+        clf = TransformerClassifier(**train.transformer.model_dump())
+    unit = train.scoring_unit
+    return clf.set_scoring_unit(unit.window_config(), unit.message_labels)
 
 
 def select_sources(df: pd.DataFrame, only: list[str], exclude: list[str]) -> pd.DataFrame:
@@ -99,11 +76,14 @@ def select_sources(df: pd.DataFrame, only: list[str], exclude: list[str]) -> pd.
     return df[keep].reset_index(drop=True)
 
 
-def threshold_rule(train_params: dict[str, Any], family: str) -> ThresholdRule:
-    """Return the threshold rule for ``family``: ``train.threshold_rule`` is one rule or a mapping family -> rule."""
-    setting = train_params.get("threshold_rule", "best_f1")
-    rule = setting.get(family, "best_f1") if isinstance(setting, dict) else setting
-    return check_threshold_rule(rule, f"train.threshold_rule for {family}")
+def threshold_rule(train: TrainParams | Mapping[str, Any], family: str) -> ThresholdRule:
+    """Return the threshold rule of ``family`` in ``train.threshold_rule``; raise ``ConfigError`` if it has none.
+
+    A raw ``train`` section is validated first (``mailguard/cli/package.py`` still passes one).
+    """
+    if not isinstance(train, TrainParams):
+        train = validate_train(train)
+    return train.rule_for(family)
 
 
 def stratified_subsample(Y: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
@@ -143,21 +123,22 @@ def ordinary_mail(df: pd.DataFrame) -> np.ndarray:
     return np.asarray(clean & unit & df["source"].isin(REAL_MAIL_SOURCES).to_numpy(), dtype=bool)
 
 
-def operating_point(proba: np.ndarray, val_df: pd.DataFrame, train_params: dict[str, Any], rule: ThresholdRule) -> np.ndarray:
-    """Return per-label thresholds chosen on validation scores with the settings of ``train_params``.
+def operating_point(proba: np.ndarray, val_df: pd.DataFrame, train: TrainParams, rule: ThresholdRule) -> np.ndarray:
+    """Return per-label thresholds chosen on validation scores by ``rule`` with the settings of ``train``.
 
-    ``train.max_ordinary_rate`` caps, per label, the share of validation ordinary mail flagged
-    (see :func:`pipelines.metrics.choose_thresholds`); null leaves it uncapped.
+    ``train.precision_target`` and ``train.min_recall`` go to the rule; ``train.max_ordinary_rate`` caps,
+    per label, the share of validation ordinary mail flagged (see :func:`pipelines.metrics.choose_thresholds`);
+    null leaves it uncapped.
     """
     from pipelines.metrics import choose_thresholds
 
-    cap = train_params.get("max_ordinary_rate")
+    cap = train.max_ordinary_rate
     return choose_thresholds(
         proba, val_df[list(LABELS)].to_numpy(), rule=rule,
-        precision_target=float(train_params.get("precision_target", 0.8)),
-        min_recall=float(train_params.get("min_recall", 0.0)),
+        precision_target=train.precision_target,
+        min_recall=train.min_recall,
         ordinary=ordinary_mail(val_df) if cap is not None else None,
-        max_ordinary_rate=None if cap is None else float(cap),
+        max_ordinary_rate=cap,
     )
 
 
@@ -186,7 +167,7 @@ def sample_weights(df: pd.DataFrame, weak_weight: float) -> np.ndarray:
 
 
 def train(
-    params: dict[str, Any],
+    params: PipelineParams,
     dataset_path: Path,
     out_dir: Path,
     *,
@@ -195,6 +176,7 @@ def train(
 ) -> TrainResult:
     """Fit the configured model, store it in ``out_dir`` and (optionally) register it in MLflow.
 
+    Reads ``train``, ``data.weak_weight``, ``data.seed`` (which rows a budget keeps) and ``register``.
     ``show_progress`` draws a progress bar on stderr (epoch, step, rows/s, ETA; numbers only).
     """
     import mlflow
@@ -202,30 +184,28 @@ def train(
     from models.registry import configure_mlflow, get_alias_version, log_and_register
     from pipelines.metrics import label_metrics
 
-    train_params = section(params, "train")
-    data_params = section(params, "data")
+    settings, data = params.train, params.data
     started = time.perf_counter()
     train_df, val_df = load_split(dataset_path, "train"), load_split(dataset_path, "validation")
-    train_df = select_sources(train_df, train_params.get("only_sources") or [], train_params.get("exclude_sources") or [])
+    train_df = select_sources(train_df, settings.only_sources, settings.exclude_sources)
     if train_df.empty or val_df.empty:
         raise InputError(f"prepared dataset {dataset_path} has an empty train or validation split")
     revision = data_revision(dataset_path)
-    clf = build_classifier(train_params)
-    budget = train_params.get("max_train_rows")
-    train_df = within_budget(train_df, None if budget is None else int(budget),
-                             list(train_params.get("keep_sources") or []), int(data_params.get("seed", 13)))
+    clf = build_classifier(settings)
+    train_df = within_budget(train_df, settings.max_train_rows, settings.keep_sources, data.seed)
 
     configure_mlflow()
     with mlflow.start_run(run_name=f"train-{clf.family}") as run:
         mlflow.set_tags({"mailguard.family": clf.family, "mailguard.data_revision": revision})
-        mlflow.log_params(_flatten({"train": train_params, "data": data_params}))
+        logged = params.as_dict()
+        mlflow.log_params(_flatten({"train": logged["train"], "data": logged["data"]}))
         mlflow.log_params({"n_train": len(train_df), "n_validation": len(val_df)})
 
         with ProgressBar(show=show_progress) as bar:
             clf.fit(
                 train_df["text"].tolist(),
                 train_df[list(LABELS)].to_numpy(),
-                sample_weight=sample_weights(train_df, float(data_params.get("weak_weight", 1.0))),
+                sample_weight=sample_weights(train_df, data.weak_weight),
                 X_val=val_df["text"].tolist(),
                 Y_val=val_df[list(LABELS)].to_numpy(),
                 callbacks=[MlflowEpochs(), bar],
@@ -233,8 +213,8 @@ def train(
         y_val = val_df[list(LABELS)].to_numpy()
         # Thresholds are chosen on the same max-over-windows scores that evaluation and nightly scoring use.
         val_proba = clf.score_texts(val_df["text"].tolist()).proba
-        rule = threshold_rule(train_params, clf.family)
-        clf.set_thresholds(operating_point(val_proba, val_df, train_params, rule))
+        rule = settings.rule_for(clf.family)
+        clf.set_thresholds(operating_point(val_proba, val_df, settings, rule))
         mlflow.log_param("threshold_rule_used", rule)
         clf.data_revision_ = revision
         clf.mlflow_run_id_ = run.info.run_id
@@ -246,8 +226,7 @@ def train(
 
     version = None
     if register:
-        reg = section(params, "register") if "register" in params else {}
-        alias = reg.get("alias", "champion")
+        alias = params.registry.alias
         first = get_alias_version(alias) is None
         version = log_and_register(
             model_dir,

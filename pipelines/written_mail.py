@@ -37,7 +37,6 @@ from mailguard.taxonomy import LABELS
 if TYPE_CHECKING:  # the checker (``python -m pipelines.written_mail``) runs without the ML stack
     import pandas as pd
 
-WRITTEN_ROOT = Path(__file__).resolve().parents[1] / "data" / "written"
 SOURCE = "written"
 KINDS = ("ordinary", "group_mention", "counter_speech", "incident_report", "violation", "solicitation")
 PORTIONS = ("train", "eval")
@@ -140,8 +139,8 @@ def check_files(paths: Iterable[Path]) -> list[str]:
     return problems
 
 
-def read_portion(portion: str, root: Path = WRITTEN_ROOT) -> list[WrittenMessage]:
-    """Return every well-formed message of ``portion`` ("train" or "eval"); raise ``InputError`` on a bad file.
+def read_portion(portion: str, root: Path) -> list[WrittenMessage]:
+    """Return every well-formed message of ``root/portion`` ("train" or "eval"); raise ``InputError`` on a bad file.
 
     These files are ours: a problem in one is a bug to fix, not data to skip.
     """
@@ -157,9 +156,9 @@ def read_portion(portion: str, root: Path = WRITTEN_ROOT) -> list[WrittenMessage
 
 
 def written_rows(
-    portion: str = "train", root: Path = WRITTEN_ROOT, *, config: WindowConfig = WindowConfig(), clean_windows: int = 2
+    portion: str, root: Path, *, config: WindowConfig, clean_windows: int
 ) -> pd.DataFrame:
-    """Return training rows (adapter schema plus ``split_key`` and ``unit``) from the written mail of ``portion``.
+    """Return training rows (adapter schema plus ``split_key`` and ``unit``) from the written mail of ``root/portion``.
 
     Each message becomes its scoring units (:func:`pipelines.units.unit_rows`); every row of one message
     shares ``split_key`` ``written:<id>``, so a message never spans two splits.

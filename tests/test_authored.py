@@ -20,10 +20,13 @@ from pipelines.authored import (
     obfuscate_word,
 )
 
+#: The committed templates under test (``data.authored_root`` of params.yaml).
+AUTHORED = Path(__file__).resolve().parents[1] / "data" / "authored"
+
 
 @pytest.fixture(scope="module")
 def corpus() -> pd.DataFrame:
-    return generate_authored(seed=13)
+    return generate_authored(AUTHORED, seed=13)
 
 
 def test_rows_follow_the_dataset_schema(corpus: pd.DataFrame) -> None:
@@ -71,7 +74,7 @@ def test_template_ids_name_the_label_and_style(corpus: pd.DataFrame) -> None:
 
 
 def test_every_label_has_each_style() -> None:
-    positives, _ = load_templates()
+    positives, _ = load_templates(AUTHORED)
     styles: dict[str, set[str]] = {}
     for t in positives:
         styles.setdefault(t.labels[0], set()).add(t.style)
@@ -93,8 +96,8 @@ def test_obfuscated_copies_are_in_the_corpus(corpus: pd.DataFrame) -> None:
 
 
 def test_same_seed_same_corpus_other_seed_other_fillers(corpus: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(corpus, generate_authored(seed=13))
-    other = generate_authored(seed=14)
+    pd.testing.assert_frame_equal(corpus, generate_authored(AUTHORED, seed=13))
+    other = generate_authored(AUTHORED, seed=14)
     assert set(other["template_id"]) == set(corpus["template_id"])
     assert not other["text"].head(50).equals(corpus["text"].head(50))
 
@@ -124,13 +127,13 @@ def _write_minimal_root(root: Path, label_yaml: str) -> None:
 def test_unknown_label_is_a_readable_input_error(tmp_path: Path) -> None:
     _write_minimal_root(tmp_path, "label: oldness\ntemplates:\n  explicit: ['x {name}']\n")
     with pytest.raises(InputError, match="label"):
-        generate_authored(root=tmp_path)
+        generate_authored(tmp_path, seed=13)
 
 
 def test_unknown_slot_is_a_readable_input_error(tmp_path: Path) -> None:
     _write_minimal_root(tmp_path, "label: age\ntemplates:\n  explicit: ['{nobody} is old']\n")
     with pytest.raises(InputError, match="nobody"):
-        generate_authored(root=tmp_path)
+        generate_authored(tmp_path, seed=13)
 
 
 def test_stance_pairs_label_the_stance_not_the_words(corpus: pd.DataFrame) -> None:

@@ -16,21 +16,17 @@ from mailguard.errors import InputError
 from mailguard.mail import Message
 from mailguard.taxonomy import LABELS
 from mailguard.text import normalise_for_matching
-from pipelines.clean_mail import (
-    CLEAN_MAIL_ROOT,
-    STAFF_DOMAIN,
-    clean_mail_rows,
-    load_clean_mail_messages,
-    write_clean_mail,
-)
+from pipelines.clean_mail import STAFF_DOMAIN, clean_mail_rows, load_clean_mail_messages, write_clean_mail
 
+#: The committed corpus under test (``data.clean_mail_root`` of params.yaml).
+CLEAN_MAIL = Path(__file__).resolve().parents[1] / "data" / "clean_mail"
 REQUIRED_HEADERS = ("From", "To", "Date", "Message-ID", "Subject")
 SPLITS = ("train", "eval")
 
 
 @pytest.fixture(scope="module")
 def messages() -> dict[str, list[Message]]:
-    return {split: load_clean_mail_messages(split) for split in SPLITS}
+    return {split: load_clean_mail_messages(split, CLEAN_MAIL) for split in SPLITS}
 
 
 def _template(msg: Message) -> str:
@@ -57,7 +53,7 @@ def _sender_org(msg: Message) -> str | None:
 
 @pytest.mark.parametrize("split", SPLITS)
 def test_every_file_has_the_rfc822_headers(split: str) -> None:
-    files = sorted((CLEAN_MAIL_ROOT / split).glob("*.eml"))
+    files = sorted((CLEAN_MAIL / split).glob("*.eml"))
     assert files
     for path in files:
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
@@ -100,8 +96,8 @@ def test_train_and_eval_share_no_text_and_no_template(messages: dict[str, list[M
     train_texts = {normalise_for_matching(m.text) for m in messages["train"]}
     eval_texts = {normalise_for_matching(m.text) for m in messages["eval"]}
     assert train_texts.isdisjoint(eval_texts)
-    train = clean_mail_rows("train")
-    held_out = clean_mail_rows("eval")
+    train = clean_mail_rows("train", CLEAN_MAIL)
+    held_out = clean_mail_rows("eval", CLEAN_MAIL)
     assert set(train["template_id"]).isdisjoint(held_out["template_id"])
 
 
@@ -131,12 +127,12 @@ def test_the_mix_looks_like_real_staff_mail(messages: dict[str, list[Message]]) 
         assert sum(bool(m.quoted) for m in msgs) >= 20 // low  # replies are split into new text and quote
         # Mixed case, not the lower-cased tokenised text of the public corpora.
         assert all(any(c.isupper() for c in m.text) for m in msgs)
-    raw = [(CLEAN_MAIL_ROOT / "train" / f).read_bytes() for f in ("apwa_reporter-001.eml", "road_closure-001.eml")]
+    raw = [(CLEAN_MAIL / "train" / f).read_bytes() for f in ("apwa_reporter-001.eml", "road_closure-001.eml")]
     assert all(b"multipart/alternative" in r and b"text/html" in r for r in raw)
 
 
 def test_rows_follow_the_dataset_schema_and_are_all_clean() -> None:
-    rows = clean_mail_rows("train")
+    rows = clean_mail_rows("train", CLEAN_MAIL)
     assert list(rows.columns) == ["text", *LABELS, "source", "weak", "template_id", "kind"]
     assert rows[list(LABELS)].to_numpy().sum() == 0
     assert (rows["source"] == "clean_mail").all() and not rows["weak"].any()
@@ -145,23 +141,23 @@ def test_rows_follow_the_dataset_schema_and_are_all_clean() -> None:
 
 
 def test_committed_files_are_what_the_templates_render(tmp_path: Path) -> None:
-    shutil.copy(CLEAN_MAIL_ROOT / "templates.yaml", tmp_path / "templates.yaml")
+    shutil.copy(CLEAN_MAIL / "templates.yaml", tmp_path / "templates.yaml")
     counts = write_clean_mail(tmp_path)
     for split in SPLITS:
-        committed = sorted(p.name for p in (CLEAN_MAIL_ROOT / split).glob("*.eml"))
+        committed = sorted(p.name for p in (CLEAN_MAIL / split).glob("*.eml"))
         assert sorted(p.name for p in (tmp_path / split).glob("*.eml")) == committed
         assert counts[split] == len(committed)
         for name in committed:
-            assert (tmp_path / split / name).read_bytes() == (CLEAN_MAIL_ROOT / split / name).read_bytes(), name
+            assert (tmp_path / split / name).read_bytes() == (CLEAN_MAIL / split / name).read_bytes(), name
 
 
 def test_committed_mail_stays_small() -> None:
-    total = sum(p.stat().st_size for p in CLEAN_MAIL_ROOT.rglob("*") if p.is_file())
+    total = sum(p.stat().st_size for p in CLEAN_MAIL.rglob("*") if p.is_file())
     assert total < 1_200_000
 
 
 def test_a_template_that_varies_only_names_is_rejected(tmp_path: Path) -> None:
-    spec = yaml.safe_load((CLEAN_MAIL_ROOT / "templates.yaml").read_text(encoding="utf-8"))
+    spec = yaml.safe_load((CLEAN_MAIL / "templates.yaml").read_text(encoding="utf-8"))
     spec["templates"][0]["vary"] = spec["templates"][0]["vary"][:1]
     (tmp_path / "templates.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
     with pytest.raises(InputError, match="vary"):
@@ -170,7 +166,7 @@ def test_a_template_that_varies_only_names_is_rejected(tmp_path: Path) -> None:
 
 def test_unknown_split_and_empty_folder_are_input_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="split"):
-        load_clean_mail_messages("test")
+        load_clean_mail_messages("test", CLEAN_MAIL)
     with pytest.raises(InputError, match="no clean-mail"):
         clean_mail_rows("eval", root=tmp_path)
 

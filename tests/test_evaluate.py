@@ -9,35 +9,42 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures.evaluation.tiny import CLEAN, tiny_dataset, tiny_model, tiny_suite
+import yaml
+from fixtures.evaluation.tiny import SUITE, tiny_clean_mail, tiny_dataset, tiny_model, tiny_suite
 from typer.testing import CliRunner
 
 from mailguard.taxonomy import LABELS
 from pipelines import evaluate as ev
+from pipelines.params import PipelineParams, override
 
-PARAMS = {"min_subgroup_size": 2}  # the tiny test split has two texts per identity term
+
+def tiny_params(params: PipelineParams, root: Path, **changes: Any) -> PipelineParams:
+    """Return params.yaml set for the tiny fixtures: their suite and clean mail under ``root``, no written mail."""
+    return override(params, {
+        "evaluate.min_subgroup_size": 2,  # the tiny test split has two texts per identity term
+        "evaluate.suite_root": SUITE,
+        "evaluate.written_eval": False,
+        "evaluate.planted_max_texts": 0,
+        "data.clean_mail_root": tiny_clean_mail(root / "clean_mail"),
+        **changes,
+    })
 
 
 @pytest.fixture()
-def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """A tiny prepared dataset and model; the suite and clean mail come from fixtures, not data/."""
-    monkeypatch.setattr(ev, "load_suite", lambda root: tiny_suite())
-    monkeypatch.setattr(ev, "load_clean_mail_texts", lambda: list(CLEAN[:6]))
+def tiny(tmp_path: Path, pipeline_params: PipelineParams) -> tuple[Path, Path, PipelineParams]:
+    """A tiny prepared dataset and model, and params pointing at the tiny suite and clean mail."""
     dataset = tiny_dataset(tmp_path / "data" / "dataset.parquet")
-    return dataset, tiny_model(dataset, tmp_path / "model")
+    return dataset, tiny_model(dataset, tmp_path / "model"), tiny_params(pipeline_params, tmp_path)
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+def evaluated(tmp_path_factory: pytest.TempPathFactory, pipeline_params: PipelineParams) -> tuple[dict[str, Any], Path]:
     """One evaluation of the tiny model, shared by the tests that only read its outputs."""
     tmp = tmp_path_factory.mktemp("evaluated")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ev, "load_suite", lambda root: tiny_suite())
-        mp.setattr(ev, "load_clean_mail_texts", lambda: list(CLEAN[:6]))
-        dataset = tiny_dataset(tmp / "data" / "dataset.parquet")
-        model = tiny_model(dataset, tmp / "model")
-        params = {**PARAMS, "temperature_scaling": True}
-        result = ev.evaluate(model, dataset, tmp / "suite", tmp / "reports", params, log_to_mlflow=False)
+    dataset = tiny_dataset(tmp / "data" / "dataset.parquet")
+    model = tiny_model(dataset, tmp / "model")
+    params = tiny_params(pipeline_params, tmp, **{"evaluate.temperature_scaling": True})
+    result = ev.evaluate(model, dataset, SUITE, tmp / "reports", params, log_to_mlflow=False)
     return result, tmp / "reports"
 
 
@@ -93,7 +100,7 @@ def test_text_stays_out_of_the_notext_predictions(evaluated: tuple[dict[str, Any
 
 
 def test_suite_accuracy_needs_the_exact_label_set() -> None:
-    suite = tiny_suite().iloc[:3]  # religion, gender, race cases
+    suite = tiny_suite().set_index("functionality").loc[["derog_religion", "derog_gender", "derog_race"]].reset_index()
     pred = suite[list(LABELS)].to_numpy().copy()
     pred[1, LABELS.index("sexual")] = 1  # right label plus an extra one: wrong
     pred[2] = 0  # missed entirely: wrong
@@ -104,18 +111,18 @@ def test_suite_accuracy_needs_the_exact_label_set() -> None:
     assert acc["per_label_accuracy"]["race"] == pytest.approx(2 / 3)
 
 
-def test_fingerprint_follows_evaluation_data_only(tiny: tuple[Path, Path], tmp_path: Path) -> None:
-    dataset, _ = tiny
-    before = ev.current_fingerprint(dataset, tmp_path / "suite")
+def test_fingerprint_follows_evaluation_data_only(tiny: tuple[Path, Path, PipelineParams]) -> None:
+    dataset, _, params = tiny
+    before = ev.current_fingerprint(dataset, SUITE, params)
     df = pd.read_parquet(dataset)
     train_row = int(np.flatnonzero(df["split"] == "train")[0])
     df.loc[train_row, "text"] = "a changed training text"
     df.to_parquet(dataset, index=False)
-    assert ev.current_fingerprint(dataset, tmp_path / "suite") == before
+    assert ev.current_fingerprint(dataset, SUITE, params) == before
     test_row = int(np.flatnonzero(df["split"] == "test")[0])
     df.loc[test_row, "religion"] = 1 - df.loc[test_row, "religion"]
     df.to_parquet(dataset, index=False)
-    assert ev.current_fingerprint(dataset, tmp_path / "suite") != before
+    assert ev.current_fingerprint(dataset, SUITE, params) != before
 
 
 def test_missing_dataset_is_a_readable_error(tmp_path: Path) -> None:
@@ -126,17 +133,17 @@ def test_missing_dataset_is_a_readable_error(tmp_path: Path) -> None:
 
 
 def test_evaluation_is_logged_to_the_model_run_without_text(
-    tiny: tuple[Path, Path], tmp_path: Path, mlflow_store: str
+    tiny: tuple[Path, Path, PipelineParams], tmp_path: Path, mlflow_store: str
 ) -> None:
     import mlflow
 
     from models.registry import configure_mlflow
 
-    dataset, model = tiny
+    dataset, model, params = tiny
     configure_mlflow()
     with mlflow.start_run() as run:
         pass
-    ev.evaluate(model, dataset, tmp_path / "suite", tmp_path / "reports", PARAMS, run_id=run.info.run_id)
+    ev.evaluate(model, dataset, SUITE, tmp_path / "reports", params, run_id=run.info.run_id)
     logged = mlflow.get_run(run.info.run_id).data.metrics
     assert "eval.test.macro_pr_auc" in logged and "eval.bias.final_metric" in logged
     assert ev.logged_metrics(run.info.run_id)["meta"]["data_fingerprint"]
@@ -151,14 +158,16 @@ def test_evaluation_is_logged_to_the_model_run_without_text(
         assert not leaked, f"{path.name} contains message text: {leaked[:2]}"
 
 
-def test_evaluate_cli_reports_one_line(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+def test_evaluate_cli_reports_one_line(tiny: tuple[Path, Path, PipelineParams], tmp_path: Path) -> None:
     from mailguard.cli import app
 
-    dataset, model = tiny
+    dataset, model, params = tiny
     out = tmp_path / "reports"
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params.as_dict()), encoding="utf-8")
     result = CliRunner().invoke(
         app, ["evaluate", str(model), "--data", str(dataset), "--no-suite", "--out", str(out), "--no-mlflow",
-              "--params", str(tmp_path / "none.yaml")],
+              "--params", str(params_file)],
     )
     assert result.exit_code == 0, result.output
     assert "macro PR-AUC" in result.output
@@ -168,6 +177,15 @@ def test_evaluate_cli_reports_one_line(tiny: tuple[Path, Path], tmp_path: Path) 
 def test_evaluate_cli_turns_a_bad_model_into_exit_2(tmp_path: Path) -> None:
     from mailguard.cli import app
 
-    result = CliRunner().invoke(app, ["evaluate", str(tmp_path), "--no-mlflow"])
+    params = Path(__file__).resolve().parents[1] / "params.yaml"
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path), "--no-mlflow", "--params", str(params)])
     assert result.exit_code == 2
     assert "error:" in result.output
+
+
+def test_evaluate_cli_refuses_a_missing_params_file_in_one_line(tmp_path: Path) -> None:
+    from mailguard.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path), "--no-mlflow", "--params", str(tmp_path / "no.yaml")])
+    assert result.exit_code == 2
+    assert "cannot read params file" in result.output and "Traceback" not in result.output

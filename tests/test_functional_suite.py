@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -21,16 +22,18 @@ from pipelines.functional_suite import (
 )
 
 NEAR_DUPLICATE_JACCARD = 0.5
+DATA = Path(__file__).resolve().parents[1] / "data"
+SUITE, AUTHORED = DATA / "functional", DATA / "authored"  # the committed suite and training templates under test
 
 
 @pytest.fixture(scope="module")
 def suite() -> pd.DataFrame:
-    return load_suite()
+    return load_suite(SUITE)
 
 
 @pytest.fixture(scope="module")
 def authored() -> pd.DataFrame:
-    return generate_authored(seed=13)
+    return generate_authored(AUTHORED, seed=13)
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
@@ -100,19 +103,19 @@ def test_obfuscated_cases_hide_the_identity_word(suite: pd.DataFrame) -> None:
 
 
 def test_suite_is_deterministic(suite: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(suite, load_suite())
+    pd.testing.assert_frame_equal(suite, load_suite(SUITE))
 
 
 def test_suite_templates_are_not_training_templates() -> None:
-    authored = {normalise_for_matching(t) for t in iter_template_strings()}
-    shared = [t for t in iter_suite_template_strings() if normalise_for_matching(t) in authored]
+    authored = {normalise_for_matching(t) for t in iter_template_strings(AUTHORED)}
+    shared = [t for t in iter_suite_template_strings(SUITE) if normalise_for_matching(t) in authored]
     assert shared == []
 
 
 def test_suite_fillers_are_disjoint_from_training_fillers_except_identity_terms() -> None:
-    exempt = {normalise_for_matching(t) for t in identity_terms()}
-    authored = {normalise_for_matching(v) for v in iter_filler_values()}
-    suite_values = {normalise_for_matching(re.sub(r"\{\w+\}", " ", v)) for v in iter_suite_filler_values()}
+    exempt = {normalise_for_matching(t) for t in identity_terms(SUITE)}
+    authored = {normalise_for_matching(v) for v in iter_filler_values(AUTHORED)}
+    suite_values = {normalise_for_matching(re.sub(r"\{\w+\}", " ", v)) for v in iter_suite_filler_values(SUITE)}
     shared = sorted((suite_values & authored) - exempt - {""})
     assert shared == []
 

@@ -6,24 +6,24 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from fixtures.evaluation.tiny import tiny_dataset, tiny_model, tiny_suite
+from fixtures.evaluation.tiny import SUITE, tiny_dataset, tiny_model
 from nbclient import NotebookClient
 
 from pipelines import evaluate as ev
+from pipelines.params import PipelineParams, override
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
-def tiny_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def tiny_inputs(tmp_path_factory: pytest.TempPathFactory, pipeline_params: PipelineParams) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("notebooks")
     dataset = tiny_dataset(tmp / "dataset.parquet")
     model = tiny_model(dataset, tmp / "model")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ev, "load_suite", lambda root: tiny_suite())
-        mp.setattr(ev, "load_clean_mail_texts", lambda: None)
-        ev.evaluate(model, dataset, tmp / "suite", tmp / "reports", {"min_subgroup_size": 2}, log_to_mlflow=False)
+    params = override(pipeline_params, {"evaluate.min_subgroup_size": 2, "evaluate.clean_mail": False,
+                                        "evaluate.written_eval": False, "evaluate.planted_max_texts": 0})
+    ev.evaluate(model, dataset, SUITE, tmp / "reports", params, log_to_mlflow=False)
     return {
         "MAILGUARD_PREDICTIONS": str(tmp / "reports" / "predictions_test.jsonl"),
         "MAILGUARD_MODEL": str(model),

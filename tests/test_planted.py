@@ -189,9 +189,9 @@ def _tiny_corpora(tmp_path: Path) -> tuple[Path, Path, Path]:
     m["From"], m["To"], m["Subject"] = "it@riverton.gov", "all@riverton.gov", "Patch night"
     m.set_content("Hello,\n\nPatching runs Friday.\n\nSave your work.\n\nIT")
     (clean / "eval" / "patch-001.eml").write_bytes(bytes(m))
-    written = tmp_path / "written"
-    written.mkdir()
-    (written / "eval-01.yaml").write_text(json.dumps({"pass": "eval-01", "brief": "b", "messages": [
+    written = tmp_path / "written"  # the written corpus; only its eval/ portion is read
+    (written / "eval").mkdir(parents=True)
+    (written / "eval" / "eval-01.yaml").write_text(json.dumps({"pass": "eval-01", "brief": "b", "messages": [
         {"id": "eval-01-001", "kind": "ordinary", "genre": "memo", "labels": [], "subject": "Memo",
          "body": "Hi,\n\nThe memo is out.\n\nRead it.\n\nBest"},
         {"id": "eval-01-002", "kind": "ordinary", "genre": "memo", "labels": [], "subject": "Short", "body": "Hi, ok."},
@@ -214,4 +214,5 @@ def test_host_mail_keeps_long_new_text_from_every_source(tmp_path: Path) -> None
     hosts = host_mail(datasets, clean_mail_root=clean, written_root=written)
     assert sorted(h.source for h in hosts) == ["clean_mail_eval", "enron_ham_lokay", "written_eval_ordinary"]
     enron = next(h for h in hosts if h.source == "enron_ham_lokay")
-    assert enron.text == "volumes are up .\n\nsee the report .\n\ncall me ."  # no subject, no spam, cut at the quote
+    # no subject, no spam, cut at the quote; in restored form (capitals, no space before stops) like training
+    assert enron.text == "Volumes are up.\n\nSee the report.\n\nCall me."

@@ -9,11 +9,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from mailguard.errors import ConfigError, InputError
 from mailguard.taxonomy import LABELS
 from mailguard.text import normalise_for_matching
+from pipelines.params import PipelineParams, override
 from pipelines.prepare import OUTPUT_COLUMNS, cap_rows, prepare
 from pipelines.sources import ADAPTERS
 from pipelines.sources.common import build_frame
@@ -23,24 +25,28 @@ FIXTURES = Path(__file__).parent / "fixtures" / "datasets"
 WRITTEN = Path(__file__).parent / "fixtures" / "written"
 
 
-def params(**data: Any) -> dict[str, Any]:
-    """Return params for a fixture run: public corpora only unless overridden, tiny test fractions."""
+def fixture_run(params: PipelineParams, **data: Any) -> PipelineParams:
+    """Return ``params`` set for a run on the corpus fixtures: every public corpus only, tiny splits; ``data`` on top."""
     base = {
-        "seed": 13,
+        "sources": list(ADAPTERS),
         "validation_fraction": 0.2,
         "test_fraction": 0.2,
         "max_rows_per_source": 100,
-        "near_duplicate_threshold": 0.8,
         "use_authored": False,
         "use_clean_mail": False,
         "use_written": False,
         "review_exports": [],
+        "expand_sources": [],
+        "uncapped_clean_sources": [],
+        "fixed_splits": {},
     }
-    return {"data": base | data}
+    return override(params, {f"data.{key}": value for key, value in (base | data).items()})
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, pd.DataFrame, str]:
+def prepared(
+    tmp_path_factory: pytest.TempPathFactory, pipeline_params: PipelineParams
+) -> tuple[Any, pd.DataFrame, str]:
     tmp = tmp_path_factory.mktemp("prepared")
     review = tmp / "review.jsonl"
     # a reviewer cleared a fixture SMS the corpus called spam, and flagged a new text; decision columns are ignored
@@ -58,7 +64,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, pd.DataFram
     ]
     review.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     card = tmp / "dataset_card.md"
-    summary = prepare(params(review_exports=[str(review)]), FIXTURES, tmp / "out", card_path=card)
+    summary = prepare(fixture_run(pipeline_params, review_exports=[str(review)]), FIXTURES, tmp / "out", card_path=card)
     return summary, pd.read_parquet(tmp / "out" / "dataset.parquet"), card.read_text(encoding="utf-8")
 
 
@@ -154,9 +160,11 @@ def test_cap_keeps_positives_and_samples_clean_rows_deterministically() -> None:
     assert halves["solicitation"].sum() == 20  # both sides keep half the cap when both are large
 
 
-def test_written_mail_gives_sentence_windows_labelled_by_evidence_and_never_its_eval_portion(tmp_path: Path) -> None:
-    prepare(params(use_written=True, written_root=str(WRITTEN), sources=["sms_spam_collection"]), FIXTURES,
-            tmp_path, card_path=None)
+def test_written_mail_gives_sentence_windows_labelled_by_evidence_and_never_its_eval_portion(
+    tmp_path: Path, pipeline_params: PipelineParams
+) -> None:
+    params = fixture_run(pipeline_params, use_written=True, written_root=WRITTEN, sources=["sms_spam_collection"])
+    prepare(params, FIXTURES, tmp_path, card_path=None)
     df = pd.read_parquet(tmp_path / "dataset.parquet")
     written = df[df["source"] == "written"]
     assert set(written["split_key"]) == {"written:fixture-train-001", "written:fixture-train-002"}
@@ -170,10 +178,10 @@ def test_written_mail_gives_sentence_windows_labelled_by_evidence_and_never_its_
     assert not df["text"].str.contains("dinosaur at window two").any()  # the eval portion is never read
 
 
-def test_existing_rows_keep_their_split_when_data_is_added(tmp_path: Path) -> None:
-    first = prepare(params(sources=["sms_spam_collection", "youtube_spam_collection"]), FIXTURES, tmp_path / "a",
-                    card_path=None)
-    more = params(sources=["sms_spam_collection", "youtube_spam_collection", "ethos", "olid"])
+def test_existing_rows_keep_their_split_when_data_is_added(tmp_path: Path, pipeline_params: PipelineParams) -> None:
+    first = prepare(fixture_run(pipeline_params, sources=["sms_spam_collection", "youtube_spam_collection"]), FIXTURES,
+                    tmp_path / "a", card_path=None)
+    more = fixture_run(pipeline_params, sources=["sms_spam_collection", "youtube_spam_collection", "ethos", "olid"])
     prepare(more, FIXTURES, tmp_path / "b", card_path=None)
     before = pd.read_parquet(first.dataset_path).set_index("text")["split"]
     after = pd.read_parquet(tmp_path / "b" / "dataset.parquet").set_index("text")["split"]
@@ -182,35 +190,33 @@ def test_existing_rows_keep_their_split_when_data_is_added(tmp_path: Path) -> No
     assert (before[common] == after[common]).all()
 
 
-def test_enron_ham_is_held_out_by_mailbox_owner(tmp_path: Path) -> None:
+def test_enron_ham_is_held_out_by_mailbox_owner(tmp_path: Path, pipeline_params: PipelineParams) -> None:
     from pipelines.sources.enron_spam import load
 
     owners = set(load(FIXTURES)["split_key"]) - {""}
     fixed = {key: "test" for key in owners}
-    prepare(params(sources=["enron_spam"], fixed_splits=fixed), FIXTURES, tmp_path, card_path=None)
+    prepare(fixture_run(pipeline_params, sources=["enron_spam"], fixed_splits=fixed), FIXTURES, tmp_path, card_path=None)
     df = pd.read_parquet(tmp_path / "dataset.parquet")
     ham = df[df["split_key"].str.startswith("enron-owner:")]
     assert len(ham) and set(ham["split"]) == {"test"}
 
 
-def test_unknown_or_evaluation_only_sources_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="evaluation-only"):
-        prepare(params(sources=["crows_pairs"]), FIXTURES, tmp_path, card_path=None)
-    with pytest.raises(ConfigError, match="unknown corpora"):
-        prepare(params(sources=["no_such_corpus"]), FIXTURES, tmp_path, card_path=None)
+def test_unknown_or_evaluation_only_sources_are_refused(tmp_path: Path, pipeline_params: PipelineParams) -> None:
+    with pytest.raises(ConfigError, match=r"data\.sources: \['crows_pairs'\] are evaluation-only"):
+        fixture_run(pipeline_params, sources=["crows_pairs"])
+    with pytest.raises(ConfigError, match=r"data\.sources: unknown corpora"):
+        fixture_run(pipeline_params, sources=["no_such_corpus"])
+    missing = fixture_run(pipeline_params, review_exports=[str(tmp_path / "missing.parquet")])
     with pytest.raises(InputError, match="does not exist"):
-        prepare(params(review_exports=[str(tmp_path / "missing.parquet")]), FIXTURES, tmp_path, card_path=None)
+        prepare(missing, FIXTURES, tmp_path, card_path=None)
 
 
-def test_cli_prepare_reads_params_and_reports_one_line_errors(tmp_path: Path) -> None:
+def test_cli_prepare_reads_params_and_reports_one_line_errors(tmp_path: Path, pipeline_params: PipelineParams) -> None:
     from mailguard.cli import app
 
     params_file = tmp_path / "params.yaml"
-    params_file.write_text(
-        "data:\n  seed: 1\n  validation_fraction: 0.2\n  test_fraction: 0.2\n  use_authored: false\n"
-        "  use_clean_mail: false\n  sources: [sms_spam_collection, youtube_spam_collection]\n",
-        encoding="utf-8",
-    )
+    params = fixture_run(pipeline_params, seed=1, sources=["sms_spam_collection", "youtube_spam_collection"])
+    params_file.write_text(yaml.safe_dump(params.as_dict()), encoding="utf-8")
     runner = CliRunner()
     out = tmp_path / "processed"
     args = ["data", "prepare", "--params", str(params_file), "--datasets-root", str(FIXTURES), "--out", str(out)]

@@ -13,6 +13,9 @@ from typer.testing import CliRunner
 from mailguard.errors import ConfigError
 from mailguard.taxonomy import LABELS
 from pipelines import promote as pr
+from pipelines.params import PipelineParams, load_pipeline_params, override
+
+PARAMS_FILE = Path(__file__).resolve().parents[1] / "params.yaml"
 
 
 def metric_set(pr_auc: float = 0.8, suite: float = 0.9, bias: float = 0.85, fpr: float = 0.05,
@@ -146,7 +149,8 @@ class FakeRegistry:
 
 def _promote(tmp_path: Path, challenger: str = "2", **kw: Any) -> pr.PromotionDecision:
     return pr.promote(challenger, dataset_path=tmp_path / "d.parquet", suite_root=tmp_path / "suite",
-                      out_dir=tmp_path / "out", log_path=tmp_path / "promotions.jsonl", **kw)
+                      out_dir=tmp_path / "out", log_path=tmp_path / "promotions.jsonl",
+                      params=load_pipeline_params(PARAMS_FILE), **kw)
 
 
 def _log(tmp_path: Path) -> list[dict[str, Any]]:
@@ -215,7 +219,7 @@ def test_cli_prints_table_and_exits_1_on_refusal(tmp_path: Path, monkeypatch: py
     FakeRegistry("1", {"1": metric_set(), "2": metric_set(suite=0.1)}).install(monkeypatch)
     args = ["promote", "2", "--data", str(tmp_path / "d.parquet"), "--suite", str(tmp_path / "s"),
             "--out", str(tmp_path / "out"), "--log", str(tmp_path / "promotions.jsonl"),
-            "--params", str(tmp_path / "none.yaml")]
+            "--params", str(PARAMS_FILE)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1, result.output
     assert "FAILED suite_accuracy" in result.output and "refused" in result.output
@@ -224,31 +228,32 @@ def test_cli_prints_table_and_exits_1_on_refusal(tmp_path: Path, monkeypatch: py
     assert forced.exit_code == 2 and "--reason" in forced.output
 
 
-def test_promotion_moves_the_mlflow_alias_and_tags_versions(tmp_path: Path, mlflow_store: str) -> None:
+def test_promotion_moves_the_mlflow_alias_and_tags_versions(
+    tmp_path: Path, mlflow_store: str, pipeline_params: PipelineParams
+) -> None:
     """End to end on a real MLflow store: two registered tiny models, evaluated and compared."""
     import mlflow
-    from fixtures.evaluation.tiny import tiny_dataset, tiny_model, tiny_suite
+    from fixtures.evaluation.tiny import SUITE, tiny_dataset, tiny_model
     from mlflow import MlflowClient
 
     from models.registry import configure_mlflow, get_alias_version, log_and_register
-    from pipelines import evaluate as ev
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ev, "load_suite", lambda root: tiny_suite())
-        mp.setattr(ev, "load_clean_mail_texts", lambda: None)
-        dataset = tiny_dataset(tmp_path / "dataset.parquet")
-        configure_mlflow()
-        for i in (1, 2):
-            with mlflow.start_run() as run:
-                pass
-            log_and_register(tiny_model(dataset, tmp_path / f"m{i}" / "mailguard_model"), run_id=run.info.run_id)
-        first = pr.promote("1", dataset_path=dataset, suite_root=tmp_path, log_path=tmp_path / "log.jsonl")
-        assert first.action == "first_champion" and get_alias_version("champion") == "1"
-        # Same training data and settings: identical scores, so every gate passes.
-        second = pr.promote("models:/mailguard/2", dataset_path=dataset, suite_root=tmp_path,
-                            out_dir=tmp_path / "promotion", log_path=tmp_path / "log.jsonl",
-                            params={"min_subgroup_size": 2}, card_dest=tmp_path / "docs" / "model_card.md",
-                            champion_report=tmp_path / "champion")
+    params = override(pipeline_params, {"evaluate.min_subgroup_size": 2, "evaluate.suite_root": SUITE,
+                                        "evaluate.clean_mail": False, "evaluate.written_eval": False,
+                                        "evaluate.planted_max_texts": 0})
+    dataset = tiny_dataset(tmp_path / "dataset.parquet")
+    configure_mlflow()
+    for i in (1, 2):
+        with mlflow.start_run() as run:
+            pass
+        log_and_register(tiny_model(dataset, tmp_path / f"m{i}" / "mailguard_model"), run_id=run.info.run_id)
+    first = pr.promote("1", dataset_path=dataset, suite_root=SUITE, log_path=tmp_path / "log.jsonl", params=params)
+    assert first.action == "first_champion" and get_alias_version("champion") == "1"
+    # Same training data and settings: identical scores, so every gate passes.
+    second = pr.promote("models:/mailguard/2", dataset_path=dataset, suite_root=SUITE,
+                        out_dir=tmp_path / "promotion", log_path=tmp_path / "log.jsonl",
+                        params=params, card_dest=tmp_path / "docs" / "model_card.md",
+                        champion_report=tmp_path / "champion")
     assert second.action == "promoted", pr.comparison_table(second.gates, "1", "2")
     assert get_alias_version("champion") == "2"
     tags = MlflowClient().get_model_version("mailguard", "2").tags

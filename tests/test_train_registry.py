@@ -11,25 +11,27 @@ from fixtures.evaluation.tiny import tiny_dataset
 from typer.testing import CliRunner
 
 from mailguard.cli import app
-from mailguard.config import load_params
 from mailguard.errors import ModelNotFoundError
 from mailguard.taxonomy import LABELS, SCORE_COLUMNS
 from models.registry import get_alias_version, resolve_model
+from pipelines.params import PipelineParams, override
 from pipelines.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _params(tmp_path: Path) -> dict:
-    params = load_params(REPO / "params.yaml")
-    params["train"]["family"] = "linear"
-    params["train"]["linear"].update({"min_df": 1, "max_features": 5000})
-    return params
+@pytest.fixture()
+def params(pipeline_params: PipelineParams) -> PipelineParams:
+    """params.yaml with a linear model small enough for the tiny dataset."""
+    return override(pipeline_params, {"train.family": "linear", "train.linear.min_df": 1,
+                                      "train.linear.max_features": 5000})
 
 
-def test_first_model_becomes_champion_and_resolves_for_scoring(tmp_path: Path, mlflow_store: str) -> None:
+def test_first_model_becomes_champion_and_resolves_for_scoring(
+    tmp_path: Path, mlflow_store: str, params: PipelineParams
+) -> None:
     dataset = tiny_dataset(tmp_path / "dataset.parquet")
-    result = train(_params(tmp_path), dataset, tmp_path / "model")
+    result = train(params, dataset, tmp_path / "model")
     assert result.version == "1" and get_alias_version("champion") == "1"
     assert np.isfinite(result.validation["macro_pr_auc"])
 
@@ -41,15 +43,17 @@ def test_first_model_becomes_champion_and_resolves_for_scoring(tmp_path: Path, m
     np.testing.assert_allclose(resolved.classifier.thresholds_, local.classifier.thresholds_)
 
     # A second training run registers version 2 but leaves the champion where it was.
-    assert train(_params(tmp_path), dataset, tmp_path / "model2").version == "2"
+    assert train(params, dataset, tmp_path / "model2").version == "2"
     assert get_alias_version("champion") == "1"
     assert resolve_model("models:/mailguard/2").version == "mailguard/2"
 
 
-def test_registered_model_serves_through_mlflow_pyfunc_with_its_signature(tmp_path: Path, mlflow_store: str) -> None:
+def test_registered_model_serves_through_mlflow_pyfunc_with_its_signature(
+    tmp_path: Path, mlflow_store: str, params: PipelineParams
+) -> None:
     import mlflow.pyfunc
 
-    train(_params(tmp_path), tiny_dataset(tmp_path / "dataset.parquet"), tmp_path / "model")
+    train(params, tiny_dataset(tmp_path / "dataset.parquet"), tmp_path / "model")
     model = mlflow.pyfunc.load_model("models:/mailguard@champion")
     out = model.predict(pd.DataFrame({"text": ["buy my essential oils now", "council agenda posted online"]}))
     assert list(out.columns) == [*SCORE_COLUMNS, "labels"]
@@ -78,12 +82,15 @@ def test_train_cli_reports_bad_config_in_one_line(tmp_path: Path, mlflow_store: 
 
     result = runner.invoke(app, ["train", "--params", str(REPO / "params.yaml"), "--family", "forest",
                                  "--data", str(tiny_dataset(tmp_path / "d.parquet"))])
-    assert result.exit_code == 2 and "train.family must be one of" in result.output
+    assert result.exit_code == 2 and "train.family: Input should be 'linear' or 'transformer'" in result.output
+
+    result = runner.invoke(app, ["train", "--params", str(REPO / "params.yaml"), "--set", "train.linear.C=strong"])
+    assert result.exit_code == 2 and "train.linear.C: Input should be a valid number" in result.output
 
 
-def test_train_cli_skips_when_a_champion_exists(tmp_path: Path, mlflow_store: str) -> None:
+def test_train_cli_skips_when_a_champion_exists(tmp_path: Path, mlflow_store: str, params: PipelineParams) -> None:
     dataset = tiny_dataset(tmp_path / "dataset.parquet")
-    train(_params(tmp_path), dataset, tmp_path / "model")
+    train(params, dataset, tmp_path / "model")
     result = CliRunner().invoke(app, ["train", "--if-no-champion", "--params", str(REPO / "params.yaml"),
                                       "--data", str(dataset)])
     assert result.exit_code == 0 and "champion already registered" in result.output
@@ -101,14 +108,20 @@ def test_transformer_budget_keeps_authored_rows_whole_and_fills_the_rest() -> No
     assert within_budget(df, 500, ["authored"], seed=13) is df  # under budget: untouched
 
 
-def test_threshold_rule_is_set_per_family_or_once_for_all() -> None:
+def test_threshold_rule_is_set_per_family(params: PipelineParams) -> None:
     from mailguard.errors import ConfigError
     from pipelines.train import threshold_rule
 
-    per_family = {"threshold_rule": {"linear": "best_f1", "transformer": "precision_target"}}
-    assert threshold_rule(per_family, "transformer") == "precision_target"
-    assert threshold_rule(per_family, "linear") == "best_f1"
-    assert threshold_rule(per_family, "cascade") == "best_f1"  # a family not named gets the default
-    assert threshold_rule({"threshold_rule": "precision_target"}, "linear") == "precision_target"
-    with pytest.raises(ConfigError, match="best_f1 or precision_target"):
-        threshold_rule({"threshold_rule": {"linear": "highest"}}, "linear")
+    rules = override(params, {"train.threshold_rule": {"linear": "best_f1", "transformer": "precision_target",
+                                                       "blend": "precision_target"}}).train
+    assert rules.rule_for("transformer") == "precision_target"
+    assert rules.rule_for("linear") == "best_f1"
+    with pytest.raises(ConfigError, match="no rule for family 'cascade'"):  # no silent default for a family
+        rules.rule_for("cascade")
+    with pytest.raises(ConfigError, match="train.threshold_rule.linear: Input should be 'best_f1' or 'precision_target'"):
+        override(params, {"train.threshold_rule.linear": "highest"})
+    # a raw train section (mailguard/cli/package.py reads one) is validated the same way
+    raw = params.as_dict()["train"]
+    assert threshold_rule(raw, "blend") == "precision_target"
+    with pytest.raises(ConfigError, match=r"train\.threshold_rule\.blend: Field required"):
+        threshold_rule({**raw, "threshold_rule": {"linear": "best_f1", "transformer": "best_f1"}}, "linear")

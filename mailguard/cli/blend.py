@@ -22,10 +22,10 @@ def blend_command(
     """Blend trained models: per label, a logistic regression over their log-odds, fitted on validation."""
 
     def _run() -> None:
-        from mailguard.config import load_params, section
         from pipelines.blend import package_blend
+        from pipelines.params import load_pipeline_params
 
-        report = package_blend(list(member), data, out, section(load_params(params_file), "train"))
+        report = package_blend(list(member), data, out, load_pipeline_params(params_file).train)
         typer.echo(f"blend of {len(member)} models -> {out}; validation macro PR-AUC "
                    f"{report['validation_macro_pr_auc']:.3f}")
 

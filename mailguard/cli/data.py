@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mailguard.cli.app import app, log_progress, run_or_exit
-from mailguard.config import load_params
 
 if TYPE_CHECKING:
     from pipelines.prepare import PrepareSummary
@@ -22,9 +21,9 @@ EXIT_SOME_FAILED = 1
 
 @data_app.command("prepare")
 def prepare_command(
-    params: Annotated[Path, typer.Option("--params", help="params.yaml to read the data section from.")] = Path(
-        "params.yaml"
-    ),
+    params: Annotated[
+        Path, typer.Option("--params", help="params.yaml to read (data, and train.scoring_unit for long mail).")
+    ] = Path("params.yaml"),
     datasets_root: Annotated[
         Path | None, typer.Option("--datasets-root", help="Folder of public corpora (default: data.datasets_root).")
     ] = None,
@@ -36,14 +35,14 @@ def prepare_command(
     ),
 ) -> None:
     """Load, clean, deduplicate and split every enabled source; write the dataset and its card."""
+    from pipelines.params import load_pipeline_params
     from pipelines.prepare import prepare
 
     log_progress()
 
     def run() -> PrepareSummary:
-        loaded = load_params(params)
-        root = datasets_root or Path(str(loaded.get("data", {}).get("datasets_root", "../shared/datasets")))
-        return prepare(loaded, root, out, card_path=card)
+        loaded = load_pipeline_params(params)
+        return prepare(loaded, datasets_root or loaded.data.datasets_root, out, card_path=card)
 
     summary = run_or_exit(run)
     splits = ", ".join(f"{name} {count}" for name, count in summary.rows_per_split.items())

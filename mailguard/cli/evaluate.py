@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mailguard.cli.app import app, log_progress, run_or_exit
-from mailguard.config import load_params
+
+if TYPE_CHECKING:
+    from pipelines.params import PipelineParams
 
 #: Exit code when promotion was refused by the gates (distinct from 2: could not run at all).
 EXIT_REFUSED = 1
 
 
-def _evaluate_params(params_file: Path) -> dict[str, Any]:
-    """Return the ``evaluate`` section, plus ``data.datasets_root`` (the planted benchmark reads Enron hosts there)."""
-    params = load_params(params_file) if params_file.is_file() else {}
-    out = dict(params.get("evaluate") or {})
-    root = (params.get("data") or {}).get("datasets_root")
-    if root:
-        out["datasets_root"] = root
-    return out
+def _evaluation_params(params_file: Path, suite: Path | None) -> PipelineParams:
+    """Return the validated parameters, with ``--suite`` (when given) as ``evaluate.suite_root``."""
+    from pipelines.params import load_pipeline_params, override
+
+    params = load_pipeline_params(params_file)
+    return params if suite is None else override(params, {"evaluate.suite_root": suite})
 
 
 def _fmt(value: Any) -> str:
@@ -33,11 +33,12 @@ def evaluate(
     model: Annotated[str, typer.Argument(help="Model folder, alias (champion), mailguard@alias or models:/mailguard/N.")]
     = "artifacts/model",
     data: Annotated[Path, typer.Option(help="Prepared dataset (parquet).")] = Path("data/processed/dataset.parquet"),
-    suite: Annotated[Path, typer.Option(help="Functional test suite folder.")] = Path("data/functional"),
+    suite: Annotated[Path | None, typer.Option(help="Functional test suite folder (default: evaluate.suite_root).")]
+    = None,
     no_suite: Annotated[bool, typer.Option("--no-suite", help="Skip the functional suite.")] = False,
     out: Annotated[Path, typer.Option(help="Folder for metrics.json, plots/, predictions and the card.")]
     = Path("reports"),
-    params_file: Annotated[Path, typer.Option("--params", help="Pipeline parameters (evaluate section).")]
+    params_file: Annotated[Path, typer.Option("--params", help="Pipeline parameters (evaluate and data roots).")]
     = Path("params.yaml"),
     mlflow: Annotated[bool, typer.Option(help="Log numbers, plots and card to the model's MLflow run.")] = True,
     run_id: Annotated[str | None, typer.Option(help="MLflow run to log to (default: the model's own run).")] = None,
@@ -50,8 +51,9 @@ def evaluate(
     def _run() -> None:
         from pipelines.evaluate import evaluate as run_evaluation
 
+        params = _evaluation_params(params_file, suite)
         result = run_evaluation(
-            model, data, None if no_suite else suite, out, _evaluate_params(params_file),
+            model, data, None if no_suite else params.evaluate.suite_root, out, params,
             log_to_mlflow=mlflow, run_id=run_id, card_dest=card,
         )
         test, bias = result["test"], result["bias"]
@@ -71,11 +73,12 @@ def promote(
     force: Annotated[bool, typer.Option(help="Promote even if gates fail (needs --reason).")] = False,
     reason: Annotated[str, typer.Option(help="Why; required with --force, recorded either way.")] = "",
     data: Annotated[Path, typer.Option(help="Prepared dataset (parquet).")] = Path("data/processed/dataset.parquet"),
-    suite: Annotated[Path, typer.Option(help="Functional test suite folder.")] = Path("data/functional"),
+    suite: Annotated[Path | None, typer.Option(help="Functional test suite folder (default: evaluate.suite_root).")]
+    = None,
     out: Annotated[Path, typer.Option(help="Folder for both models' evaluations.")] = Path("reports/promotion"),
     log_file: Annotated[Path, typer.Option("--log", help="Promotion log (JSON lines, committed).")]
     = Path("reports/promotions.jsonl"),
-    params_file: Annotated[Path, typer.Option("--params", help="Pipeline parameters (evaluate section).")]
+    params_file: Annotated[Path, typer.Option("--params", help="Pipeline parameters (evaluate and data roots).")]
     = Path("params.yaml"),
     card: Annotated[Path | None, typer.Option(help="Write the new champion's model card here.")] = None,
 ) -> None:
@@ -86,9 +89,10 @@ def promote(
         from pipelines.promote import comparison_table
         from pipelines.promote import promote as run_promotion
 
+        params = _evaluation_params(params_file, suite)
         decision = run_promotion(
-            challenger, dataset_path=data, suite_root=suite, out_dir=out, force=force, reason=reason,
-            log_path=log_file, params=_evaluate_params(params_file), card_dest=card,
+            challenger, dataset_path=data, suite_root=params.evaluate.suite_root, out_dir=out, force=force,
+            reason=reason, log_path=log_file, params=params, card_dest=card,
         )
         if decision.gates:
             typer.echo(comparison_table(decision.gates, decision.champion_version, decision.challenger_version))
