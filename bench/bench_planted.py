@@ -32,17 +32,17 @@ from mailguard.errors import MailguardError  # noqa: E402
 from mailguard.mail import Message  # noqa: E402
 from mailguard.taxonomy import LABELS  # noqa: E402
 from models.base import Classifier  # noqa: E402
-from models.registry import resolve_model  # noqa: E402
+from models.registry import LoadedModel, resolve_model  # noqa: E402
 from pipelines.clean_mail import STAFF_DOMAIN  # noqa: E402
 from pipelines.params import load_pipeline_params  # noqa: E402
 from pipelines.planted import CONTAINERS, POSITIONS, MailScorer, MailVerdict, planted_report  # noqa: E402
-from serve.scoring.batch import ScoringModel, score_batch  # noqa: E402
+from serve.scoring.batch import score_batch  # noqa: E402
 from serve.scoring.settings import ScoreSettings  # noqa: E402
 
 
 def nightly_scorer(classifier: Classifier, version: str) -> MailScorer:
     """Return a scorer that runs the nightly ``score_batch`` and reads labels and evidence origins from its rows."""
-    model = ScoringModel(classifier, version)
+    model = LoadedModel(classifier, version)
     settings = ScoreSettings(out=Path(os.devnull), org_domains=(STAFF_DOMAIN,))
 
     def score(messages: Sequence[Message]) -> list[MailVerdict]:

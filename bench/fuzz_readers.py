@@ -54,8 +54,9 @@ from mailguard.errors import InputError  # noqa: E402
 from mailguard.mail import Message, parse_message_bytes, read_messages  # noqa: E402
 from mailguard.taxonomy import LABELS  # noqa: E402
 from models.linear import LinearClassifier  # noqa: E402
+from models.registry import LoadedModel  # noqa: E402
 from models.saved import load_classifier  # noqa: E402
-from serve.scoring.batch import ScoringModel, score_batch  # noqa: E402
+from serve.scoring.batch import score_batch  # noqa: E402
 from serve.scoring.outputs import to_arrow  # noqa: E402
 from serve.scoring.settings import ScoreSettings  # noqa: E402
 
@@ -174,15 +175,15 @@ def tiny_model(path: Path) -> Path:
 # -- one input, in a child process ------------------------------------------------------------------------
 
 
-def warm_model(model_dir: Path) -> ScoringModel:
+def warm_model(model_dir: Path) -> LoadedModel:
     """Return the model loaded and warmed up (first-call costs such as the sentencizer are paid here, once)."""
-    model = ScoringModel(load_classifier(model_dir), "fuzz")
+    model = LoadedModel(load_classifier(model_dir), "fuzz")
     warm = parse_message_bytes(b"Subject: warm up\n\nThe first sentence. A second one.\n")
     score_batch([warm], model, ScoreSettings(out=Path("/nonexistent"), workers=1))
     return model
 
 
-def _child(job: Job, model: ScoringModel, message_seconds: float | None, max_bytes: int, batch_size: int,
+def _child(job: Job, model: LoadedModel, message_seconds: float | None, max_bytes: int, batch_size: int,
            progress: str, result: str) -> None:
     outcome = Outcome(job.fmt, job.path, job.messages, job.expect_records)
     budget = {"message_seconds": message_seconds} if _BUDGETED else {}
@@ -250,7 +251,7 @@ def _child(job: Job, model: ScoringModel, message_seconds: float | None, max_byt
     Path(result).write_text(json.dumps(asdict(outcome)), encoding="utf-8")
 
 
-def run_job(job: Job, model: ScoringModel, message_seconds: float | None, max_bytes: int, hang_seconds: float,
+def run_job(job: Job, model: LoadedModel, message_seconds: float | None, max_bytes: int, hang_seconds: float,
             scratch: Path, batch_size: int = 1) -> Outcome:
     """Return the outcome of ``job`` run in a forked child that is killed after ``hang_seconds`` without progress."""
     progress, result = scratch / "progress.txt", scratch / "result.json"

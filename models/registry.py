@@ -28,21 +28,17 @@ LOCAL_STORE = Path(".mlflow")
 
 
 @dataclass(frozen=True)
-class RegisteredModel:
-    """A model version that was just logged and registered."""
+class LoadedModel:
+    """The one record of a model in use: the classifier and the lineage written with everything it scores.
 
-    version: str
-    run_id: str
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """A loaded classifier and where it came from."""
+    Scoring writes ``version`` and ``run_id`` on every results row; evaluation and promotion use them to
+    find the model's MLflow run; ``path`` is the saved-model folder (workers load their own copy from it).
+    """
 
     classifier: Classifier
-    version: str  # "mailguard/3" for registry models, "path:<digest>" for folders
-    run_id: str | None
-    path: Path
+    version: str  # "mailguard/3" for registry models, "path:<digest of every file>" for folders
+    run_id: str = ""  # the MLflow run that trained it ("" when unknown)
+    path: Path | None = None
 
 
 def configure_mlflow() -> str:
@@ -76,8 +72,8 @@ def log_and_register(
     run_id: str,
     alias: str | None = None,
     tags: dict[str, str] | None = None,
-) -> RegisteredModel:
-    """Log the saved-model folder as a pyfunc model in run ``run_id``, register it, optionally alias it."""
+) -> str:
+    """Log the saved-model folder as a pyfunc model in run ``run_id``, register it, optionally alias it; return its version."""
     import mlflow
 
     from models.pyfunc import ARTIFACT_KEY, MailguardPyfunc, signature
@@ -97,7 +93,7 @@ def log_and_register(
     if alias:
         _client().set_registered_model_alias(MODEL_NAME, alias, version)
     log.info("registered %s version %s (run %s)%s", MODEL_NAME, version, run_id, f" as @{alias}" if alias else "")
-    return RegisteredModel(version=version, run_id=run_id)
+    return version
 
 
 def get_alias_version(alias: str) -> str | None:
@@ -119,13 +115,17 @@ def set_alias(alias: str, version: str, tags: dict[str, str] | None = None) -> N
 _SPEC = re.compile(r"^(?:models:/)?(?:(?P<name>[\w.-]+)[@/])?(?P<ref>[\w.-]+)$")
 
 
-def resolve_model(spec: str) -> ResolvedModel:
-    """Return the classifier named by ``spec``: a saved-model folder, an alias, ``name@alias`` or ``models:/name/N``."""
-    from models.saved import META_FILE, load_classifier
+def resolve_model(spec: str) -> LoadedModel:
+    """Return the model named by ``spec``: a saved-model folder, an alias, ``name@alias`` or ``models:/name/N``.
+
+    For a folder, ``run_id`` is the run its metadata records (training writes it), or "".
+    """
+    from models.saved import META_FILE, load_classifier, read_metadata
 
     path = Path(spec)
     if (path / META_FILE).is_file():
-        return ResolvedModel(load_classifier(path), f"path:{folder_digest(path)[:12]}", None, path)
+        run_id = str(read_metadata(path).get("mlflow_run_id") or "")
+        return LoadedModel(load_classifier(path), f"path:{folder_digest(path)[:12]}", run_id, path)
     if path.exists() or "/" in spec and not spec.startswith("models:/"):
         raise ModelNotFoundError(f"{spec} is not a saved mailguard model folder")
     match = _SPEC.match(spec)
@@ -193,7 +193,7 @@ def registered_version(spec: str) -> tuple[str, str]:
     return str(mv.version), str(mv.run_id or "")
 
 
-def _resolve_registered(name: str, ref: str) -> ResolvedModel:
+def _resolve_registered(name: str, ref: str) -> LoadedModel:
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -205,7 +205,7 @@ def _resolve_registered(name: str, ref: str) -> ResolvedModel:
     except (MlflowException, OSError) as e:
         raise ModelNotFoundError(f"cannot fetch files of {name} version {mv.version}: {e}") from e
     model_dir = _saved_model_folder(local)
-    return ResolvedModel(load_classifier(model_dir), f"{name}/{mv.version}", mv.run_id, model_dir)
+    return LoadedModel(load_classifier(model_dir), f"{name}/{mv.version}", mv.run_id or "", model_dir)
 
 
 def _saved_model_folder(pyfunc_dir: Path) -> Path:

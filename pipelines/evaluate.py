@@ -20,7 +20,6 @@ import math
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,39 +30,23 @@ from mailguard.errors import InputError
 from mailguard.mail import Message
 from mailguard.taxonomy import LABELS
 from models.base import Evidence
+from models.registry import LoadedModel
 from pipelines import calibration, fairness, mail_eval, metrics
 from pipelines.dataset import read_prepared
 from pipelines.params import EvaluateParams, PipelineParams
 
 log = logging.getLogger(__name__)
 
-#: Key of ``mailguard_model.json`` that names the MLflow run a saved folder was logged in.
-RUN_ID_KEY = "mlflow_run_id"
 #: Where evaluation files go inside the model's MLflow run.
 MLFLOW_DIR = "evaluation"
 METRICS_FILE = "metrics.json"
 
 
-@dataclass(frozen=True)
-class ModelUnderTest:
-    """The classifier being evaluated and where it came from."""
-
-    classifier: Any  # models.base.Classifier
-    version: str  # registry "mailguard/3" or "path:<digest>"
-    run_id: str | None
-    path: Path
-
-
-def resolve(spec: str | Path) -> ModelUnderTest:
+def resolve(spec: str | Path) -> LoadedModel:
     """Return the model named by ``spec`` (folder, alias, ``mailguard@alias``, ``models:/mailguard/N``)."""
     from models.registry import resolve_model
-    from models.saved import read_metadata
 
-    resolved = resolve_model(str(spec))
-    run_id = resolved.run_id
-    if run_id is None:  # a folder: training may have recorded the run it was logged in
-        run_id = read_metadata(resolved.path).get(RUN_ID_KEY) or None
-    return ModelUnderTest(resolved.classifier, resolved.version, run_id, Path(resolved.path))
+    return resolve_model(str(spec))
 
 
 def load_test_split(dataset_path: Path) -> pd.DataFrame:
@@ -216,7 +199,7 @@ def evaluate(
     dataset_path, out_dir = Path(dataset_path), Path(out_dir)
     model = resolve(model_spec_or_path)
     if run_id:
-        model = ModelUnderTest(model.classifier, model.version, run_id, model.path)
+        model = LoadedModel(model.classifier, model.version, run_id, model.path)
     clf = model.classifier
     thresholds = np.asarray(clf.thresholds_, dtype=float)
     test, suite, clean_messages = evaluation_data(dataset_path, _opt_path(suite_root), params)
@@ -480,7 +463,6 @@ def logged_metrics(run_id: str) -> dict[str, Any] | None:
 
 
 __all__ = [
-    "ModelUnderTest",
     "clean_mail_fpr",
     "current_fingerprint",
     "data_fingerprint",

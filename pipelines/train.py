@@ -233,7 +233,7 @@ def train(
             run_id=run_id,
             alias=alias if first else None,
             tags={"family": clf.family, "data_revision": revision},
-        ).version
+        )
     seconds = time.perf_counter() - started
     log.info("trained %s model in %.1f s (run %s, version %s)", clf.family, seconds, run_id, version)
     return TrainResult(model_dir, run_id, version, validation, seconds)

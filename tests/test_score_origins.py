@@ -12,7 +12,8 @@ import pytest
 from keyword_model import keyword_model
 
 from mailguard.mail import parse_message_bytes
-from serve.scoring.batch import QUOTED_ONLY_REASON, ScoringModel, score_batch
+from models.registry import LoadedModel
+from serve.scoring.batch import QUOTED_ONLY_REASON, score_batch
 from serve.scoring.settings import QueueRules, ScoreSettings
 
 OFFENCE = "Send me sexy photos tonight."
@@ -21,7 +22,7 @@ ORDINARY = "The budget meeting moved to Tuesday at ten. Please bring the capital
 
 def _score(raw: bytes, rules: QueueRules = QueueRules()) -> pd.Series:
     msg = parse_message_bytes(raw, source="test.eml")
-    model = ScoringModel(keyword_model(sexual=("sexy",)), version="v1")
+    model = LoadedModel(keyword_model(sexual=("sexy",)), version="v1")
     frame = score_batch([msg], model, ScoreSettings(out=Path("unused"), org_domains=("cityofexample.gov",), queue=rules))
     return frame.iloc[0]
 

@@ -16,11 +16,11 @@ from mailguard.errors import ConfigError
 from mailguard.mail import parse_message_bytes, read_messages
 from mailguard.taxonomy import LABELS, SCORE_COLUMNS
 from models.linear import LinearClassifier
+from models.registry import LoadedModel
 from models.saved import load_classifier
 from serve.scoring.batch import (
     HIGH_SCORE_BULK_REASON,
     RESULT_COLUMNS,
-    ScoringModel,
     queue_rule,
     score_batch,
     should_queue,
@@ -32,7 +32,7 @@ NIGHTLY = Path(__file__).resolve().parents[1] / "serve" / "deploy" / "nightly.sh
 
 
 def test_score_batch_is_a_pure_table_per_batch(tmp_path: Path) -> None:
-    model = ScoringModel(load_classifier(tiny_model(tmp_path / "m")), version="v1", run_id="r1")
+    model = LoadedModel(load_classifier(tiny_model(tmp_path / "m")), version="v1", run_id="r1")
     messages = list(read_messages(NIGHT))
     settings = ScoreSettings(out=tmp_path / "never-written", org_domains=("city.gov",))
     first = score_batch(messages, model, settings)
@@ -139,7 +139,7 @@ class _Sleepy(LinearClassifier):
 def test_a_message_over_its_scoring_budget_gets_a_timeout_row_and_the_batch_is_scored(tmp_path: Path) -> None:
     clf = load_classifier(tiny_model(tmp_path / "m"))
     clf.__class__ = _Sleepy
-    model = ScoringModel(clf, version="v1")
+    model = LoadedModel(clf, version="v1")
     messages = [parse_message_bytes(f"Message-ID: <{i}@x>\nSubject: s\n\n{text}\n".encode(), f"src#{i}")
                 for i, text in enumerate(["buy cheap watches now", "SLOWPOKE here", "lunch on monday"])]
     settings = ScoreSettings(out=tmp_path / "never", message_seconds=0.3)

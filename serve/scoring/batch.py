@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from mailguard.mail.message import Message
 from mailguard.segments import Section
 from mailguard.taxonomy import LABELS, SCORE_COLUMNS
 from models.base import Classifier, Evidence
+from models.registry import LoadedModel
 from serve.scoring.settings import QueueRules, ScoreSettings
 
 #: Column order of ``results.parquet`` (docs/ARCHITECTURE.md "Results table").
@@ -48,18 +49,9 @@ RESULT_SCHEMA = pa.schema([
 ])
 
 
-@dataclass(frozen=True)
-class ScoringModel:
-    """A loaded classifier and the lineage written on every row it scores."""
-
-    classifier: Classifier
-    version: str
-    run_id: str = ""
-
-
 def score_batch(
     messages: Sequence[Message],
-    model: ScoringModel,
+    model: LoadedModel,
     settings: ScoreSettings,
     duplicate_of: Sequence[str] | None = None,
 ) -> pd.DataFrame:
@@ -209,7 +201,7 @@ def _row(
     evidence: dict[str, list[Evidence]],
     truncated: bool,
     thresholds: np.ndarray,
-    model: ScoringModel,
+    model: LoadedModel,
     settings: ScoreSettings,
     duplicate_of: str,
 ) -> dict[str, Any]:

@@ -31,8 +31,9 @@ from mailguard.errors import ConfigError, InputError, MailguardError
 from mailguard.mail import iter_inputs, read_messages
 from mailguard.mail.message import Message
 from mailguard.taxonomy import SCORE_COLUMNS
+from models.registry import LoadedModel, resolve_model
 from serve.scoring import outputs
-from serve.scoring.batch import ScoringModel, score_batch
+from serve.scoring.batch import score_batch
 from serve.scoring.ledger import Ledger, dedup_key, item_key
 from serve.scoring.logs import event
 from serve.scoring.progress import ProgressInfo
@@ -117,7 +118,7 @@ def run_scoring(
 def _score_into(
     paths: list[Path],
     settings: ScoreSettings,
-    model: ScoringModel,
+    model: LoadedModel,
     model_path: Path,
     load_results: Callable[[pd.DataFrame, str], dict[str, int]] | None,
     on_progress: ProgressCallback | None,
@@ -169,21 +170,21 @@ def _score_into(
 # -- model and workers --------------------------------------------------------------------------------
 
 
-def _resolve(spec: str) -> tuple[ScoringModel, Path]:
-    from models.registry import resolve_model
-
+def _resolve(spec: str) -> tuple[LoadedModel, Path]:
     resolved = resolve_model(spec)
-    return ScoringModel(resolved.classifier, resolved.version, resolved.run_id or ""), Path(resolved.path)
+    if resolved.path is None:  # resolve_model always gives the folder; workers load their own copy from it
+        raise MailguardError(f"model {spec} has no saved folder to give the scoring workers")
+    return resolved, resolved.path
 
 
-_WORKER_MODEL: ScoringModel | None = None  # one loaded model per worker process (set by the initializer)
+_WORKER_MODEL: LoadedModel | None = None  # one loaded model per worker process (set by the initializer)
 
 
 def _init_worker(model_path: str, version: str, run_id: str, main_pid: int) -> None:
     from models.saved import load_classifier
 
     global _WORKER_MODEL
-    _WORKER_MODEL = ScoringModel(load_classifier(model_path), version, run_id)
+    _WORKER_MODEL = LoadedModel(load_classifier(model_path), version, run_id)
     threading.Thread(target=_exit_with, args=(main_pid,), daemon=True, name="watch-main").start()
 
 
@@ -208,7 +209,7 @@ def _score_in_worker(messages: list[Message], settings: ScoreSettings, dups: lis
 class _BatchPool:
     """Runs ``score_batch`` in-process (one worker) or in a pool of processes, one model each."""
 
-    def __init__(self, settings: ScoreSettings, model: ScoringModel, model_path: Path) -> None:
+    def __init__(self, settings: ScoreSettings, model: LoadedModel, model_path: Path) -> None:
         self.settings, self.model = settings, model
         self.capacity = settings.workers * (1 + IN_FLIGHT_PER_WORKER) if settings.workers > 1 else 1
         self._pool: ProcessPoolExecutor | None = None
@@ -241,7 +242,7 @@ class _BatchPool:
 class _Pipeline:
     """Batches messages, skips done ones, marks duplicates, and commits results in input order."""
 
-    def __init__(self, ledger: Ledger, pool: _BatchPool, out: Path, model: ScoringModel, generation: int,
+    def __init__(self, ledger: Ledger, pool: _BatchPool, out: Path, model: LoadedModel, generation: int,
                  settings: ScoreSettings, stats: RunStats) -> None:
         self.ledger, self.pool, self.out, self.model = ledger, pool, out, model
         self.generation, self.settings, self.stats = generation, settings, stats
@@ -474,7 +475,7 @@ def _load_review(out: Path, db_url: str, load_results: Callable[[pd.DataFrame, s
     return totals
 
 
-def _run_info(settings: ScoreSettings, model: ScoringModel, stats: RunStats, paths: Sequence[Path],
+def _run_info(settings: ScoreSettings, model: LoadedModel, stats: RunStats, paths: Sequence[Path],
               started_at: datetime) -> dict[str, Any]:
     return {
         "model_version": model.version,
