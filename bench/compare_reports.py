@@ -17,11 +17,16 @@ def _fmt(value: Any) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
+def _planted(report: dict[str, Any], position: str) -> float | None:
+    return (((report.get("planted") or {}).get("positions") or {}).get(position) or {}).get("rate")
+
+
 def compare(reports: dict[str, dict[str, Any]]) -> str:
     """Return markdown tables: per-label test PR-AUC and F1, headline numbers, suite accuracy per functionality."""
     names = list(reports)
     head = "| | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names)
     lines = ["### Test split, per label (PR-AUC / F1 at the stored threshold)", "", head]
+    written = [r for r in reports.values() if r.get("written_eval")]
     for lb in LABELS:
         cells = [f"{_fmt(r['test']['per_label'][lb]['pr_auc'])} / {_fmt(r['test']['per_label'][lb]['f1'])}"
                  for r in reports.values()]
@@ -41,9 +46,30 @@ def compare(reports: dict[str, dict[str, Any]]) -> str:
         "held-out stance pairs: violating ones caught": lambda r: (r["bias"].get("stance_test") or {}).get(
             "violations_caught"),
         "held-out realistic clean mail flagged (any label)": lambda r: (r.get("clean_mail") or {}).get("any_label_fpr"),
+        "written evaluation mail: macro recall": lambda r: (r.get("written_eval") or {}).get("macro_recall"),
+        "written evaluation mail: lowest label recall": lambda r: (r.get("written_eval") or {}).get("min_recall"),
+        "written evaluation mail: ordinary mail flagged": lambda r: (r.get("written_eval") or {}).get(
+            "ordinary_any_label_fpr"),
+        "written evaluation mail: long ordinary mail flagged": lambda r: (r.get("written_eval") or {}).get(
+            "long_ordinary_any_label_fpr"),
+        "written evaluation mail: group mentions flagged": lambda r: ((r.get("written_eval") or {}).get(
+            "per_kind_any_label") or {}).get("group_mention"),
+        "held-out Enron mailboxes: any label": lambda r: (r.get("enron_heldout") or {}).get("any_label_rate"),
+        "held-out Enron mailboxes: solicitation": lambda r: (r.get("enron_heldout") or {}).get("solicitation_rate"),
+        "planted in long mail, caught with the right label (start)": lambda r: _planted(r, "start"),
+        "planted in long mail, caught with the right label (middle)": lambda r: _planted(r, "middle"),
+        "planted in long mail, caught with the right label (end)": lambda r: _planted(r, "end"),
+        "planted texts caught alone (the ceiling)": lambda r: ((r.get("planted") or {}).get("standalone") or {}).get(
+            "rate"),
     }
     for title, get in rows.items():
         lines.append(f"| {title} | " + " | ".join(_fmt(get(r)) for r in reports.values()) + " |")
+    if written:
+        lines += ["", "### Written evaluation mail, recall per label (at the stored threshold)", "", head]
+        for lb in LABELS:
+            lines.append(f"| {lb} | " + " | ".join(
+                _fmt(((r.get("written_eval") or {}).get("per_label") or {}).get(lb, {}).get("recall"))
+                for r in reports.values()) + " |")
     lines += ["", "### Functional suite accuracy per functionality", "", head]
     for f in sorted(reports[names[0]]["suite"]["per_functionality"]):
         lines.append(f"| {f} | " + " | ".join(
