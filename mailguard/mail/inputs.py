@@ -182,7 +182,9 @@ def _open_binary(path: Path) -> io.BufferedReader:
 # -- raw mail ---------------------------------------------------------------
 
 
-def iter_mbox(path: Path, max_bytes: int) -> Iterator[RawMessage]:
+def iter_mbox(
+    path: Path, max_bytes: int, *, start: int = 0, end: int | None = None, first_index: int = 0
+) -> Iterator[RawMessage]:
     """Yield the messages of an mbox file one at a time (source ``path#N``, N from 0).
 
     A ``From `` line starts a message when it is the first line or a full
@@ -191,14 +193,24 @@ def iter_mbox(path: Path, max_bytes: int) -> Iterator[RawMessage]:
     in a body does not split it. ``>From `` lines are unescaped (mboxrd). A message over ``max_bytes`` is yielded as a ``too_large`` unit
     holding only its head. Every ``From `` line yields a unit, even an empty
     one; data before the first ``From `` line is a message only if not blank.
+
+    ``start``, ``end`` and ``first_index`` read one shard of the file (see ``mbox_shards``):
+    the messages whose envelope lines start in ``[start, end)``, numbered from ``first_index``,
+    exactly as the whole-file read numbers and cuts them. ``start`` must be 0 or the offset of
+    an envelope line, ``end`` the offset of one (or None for the end of the file).
     """
     fh = _open_binary(path)
     name = source_name(path)
     with fh:
-        index = 0
+        index = first_index
         unit = _MboxUnit(max_bytes)
         at_line_start, first, started = True, True, False
+        offset = start
+        if start:
+            fh.seek(start)
         while True:
+            if end is not None and offset >= end:  # the next shard's first envelope line
+                break
             try:
                 line = fh.readline(_LINE_CHUNK)
             except OSError as e:  # a file that fails half-way: report the message being read, then stop
@@ -206,7 +218,8 @@ def iter_mbox(path: Path, max_bytes: int) -> Iterator[RawMessage]:
                 return
             if not line:
                 break
-            if at_line_start and line.startswith(b"From ") and (first or MBOX_ENVELOPE.match(line)):
+            offset += len(line)
+            if _starts_message(line, at_line_start, first):
                 if started or not unit.is_blank():
                     yield unit.finish(f"{name}#{index}")
                     index += 1
@@ -218,6 +231,39 @@ def iter_mbox(path: Path, max_bytes: int) -> Iterator[RawMessage]:
             at_line_start, first = line.endswith(b"\n"), False
         if started or not unit.is_blank():
             yield unit.finish(f"{name}#{index}")
+
+
+def _starts_message(line: bytes, at_line_start: bool, first: bool) -> bool:
+    """Return whether ``line`` (one ``readline`` piece) begins a new mbox message: the rule of ``iter_mbox``."""
+    return at_line_start and line.startswith(b"From ") and (first or MBOX_ENVELOPE.match(line) is not None)
+
+
+def mbox_shards(path: Path, target_bytes: int) -> list[tuple[int, int | None, int]]:
+    """Return ``(start, end, first_index)`` byte ranges of about ``target_bytes`` that split ``path`` at messages.
+
+    Each range starts at an envelope line (or the file's start) and ends where the next one
+    begins, so ``iter_mbox(path, ..., start=, end=, first_index=)`` over the ranges yields the
+    same messages, with the same ``path#N`` sources, as one read of the whole file. The file is
+    read once, line by line, with the splitting rule of ``iter_mbox`` itself. Raises
+    ``InputError`` if it cannot be read.
+    """
+    cuts: list[tuple[int, int]] = [(0, 0)]  # (offset, index of the message starting there)
+    separators, preamble = 0, False  # a non-blank preamble before the first envelope is message #0
+    with _open_binary(path) as fh:
+        offset, at_line_start, first = 0, True, True
+        next_cut = target_bytes
+        while line := fh.readline(_LINE_CHUNK):
+            if _starts_message(line, at_line_start, first):
+                index = separators + preamble
+                if offset >= next_cut and offset > cuts[-1][0]:
+                    cuts.append((offset, index))
+                    next_cut = offset + target_bytes
+                separators += 1
+            elif separators == 0 and line.strip():
+                preamble = True
+            offset += len(line)
+            at_line_start, first = line.endswith(b"\n"), False
+    return [(start, cuts[i + 1][0] if i + 1 < len(cuts) else None, index) for i, (start, index) in enumerate(cuts)]
 
 
 def count_mbox(path: Path) -> int:
@@ -461,12 +507,16 @@ def iter_csv_rows(path: Path, max_bytes: int) -> Iterator[RawRow]:
             yield RawRow(source, dict(zip(columns, row, strict=True)))
 
 
-def iter_parquet_rows(path: Path, batch_rows: int = 1024) -> Iterator[RawRow]:
+def iter_parquet_rows(
+    path: Path, batch_rows: int = 1024, *, row_groups: Sequence[int] | None = None, first_row: int = 0
+) -> Iterator[RawRow]:
     """Yield the rows of a Parquet export in batches of ``batch_rows`` (source ``path:ROW``, from 1).
 
     A cell Python cannot hold (a timestamp or ``date32`` beyond year 9999, a time zone
     nobody knows, text that is not UTF-8) makes its row a ``bad_row`` error row; in the
     ``date`` column it only makes the row undated, as an unreadable date does in CSV and JSONL.
+    ``row_groups`` reads only those row groups (one shard, see ``parquet_shards``), whose
+    first row follows ``first_row`` rows of the file, so sources match a whole-file read.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -483,8 +533,8 @@ def iter_parquet_rows(path: Path, batch_rows: int = 1024) -> Iterator[RawRow]:
         _check_columns(path, names)
         wanted = {*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS}
         columns = [n for n in names if n.strip().lower() in wanted or n.strip().lower().replace("_", "-") in _CONTEXT]
-        row_no = 0
-        batches = pf.iter_batches(batch_size=batch_rows, columns=columns)
+        row_no = first_row
+        batches = pf.iter_batches(batch_size=batch_rows, row_groups=row_groups, columns=columns)
         while True:
             try:
                 batch = next(batches)
@@ -502,6 +552,80 @@ def iter_parquet_rows(path: Path, batch_rows: int = 1024) -> Iterator[RawRow]:
                 if bad:
                     error = f"bad_row: column {bad[0]} holds a value that cannot be read ({cells[bad[0]][1][i]})"
                 yield RawRow(f"{name}:{row_no}", values, error)
+
+
+def parquet_shards(path: Path, target_bytes: int) -> list[tuple[tuple[int, ...], int]]:
+    """Return ``(row groups, rows before them)`` of consecutive row groups of about ``target_bytes`` each.
+
+    Raises ``InputError`` if ``path`` cannot be read as Parquet.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with _open_binary(path) as fh:
+        try:
+            meta = pq.ParquetFile(fh).metadata
+        except (OSError, pa.ArrowException) as e:
+            raise InputError(f"cannot read {source_name(path)} as Parquet: {str(e).splitlines()[0] if str(e) else e}") from e
+    shards: list[tuple[tuple[int, ...], int]] = []
+    groups: list[int] = []
+    size = rows = first = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        if groups and size + group.total_byte_size > target_bytes:
+            shards.append((tuple(groups), first))
+            groups, size, first = [], 0, rows
+        groups.append(g)
+        size += group.total_byte_size
+        rows += group.num_rows
+    if groups:
+        shards.append((tuple(groups), first))
+    return shards
+
+
+ShardKind = Literal["whole", "mbox_range", "parquet_row_groups"]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A piece of one input that a reader can stream on its own, giving the messages a whole-input read gives.
+
+    ``whole``: the entire input (a Maildir, an ``.eml`` folder or file, a CSV/JSONL export, a small
+    mbox or Parquet file). ``mbox_range``: the messages whose envelope lines start in
+    ``[start, end)``, numbered from ``first_index``. ``parquet_row_groups``: those row groups,
+    numbered after ``first_row`` rows.
+    """
+
+    path: Path
+    kind: ShardKind = "whole"
+    start: int = 0
+    end: int | None = None
+    first_index: int = 0
+    row_groups: tuple[int, ...] = ()
+    first_row: int = 0
+
+
+def plan_shards(paths: Sequence[Path], target_bytes: int) -> list[Shard]:
+    """Return ``paths`` cut into shards of about ``target_bytes``, in input order (the order of a whole read).
+
+    Only mbox files (at message boundaries, by byte ranges) and Parquet files (by row groups)
+    larger than ``target_bytes`` are cut; every other input is one shard, since its units
+    cannot be numbered without reading it (CSV records may span lines, a Maildir can change
+    while listed). Raises ``InputError`` for an input that cannot be opened or recognised.
+    """
+    shards: list[Shard] = []
+    for path in paths:
+        fmt = detect_format(path)
+        size = path.stat().st_size if path.is_file() else 0
+        if fmt == "mbox" and size > target_bytes:
+            shards += [Shard(path, "mbox_range", start=s, end=e, first_index=i)
+                       for s, e, i in mbox_shards(path, target_bytes)]
+        elif fmt == "parquet" and size > target_bytes:
+            shards += [Shard(path, "parquet_row_groups", row_groups=g, first_row=r)
+                       for g, r in parquet_shards(path, target_bytes)]
+        else:
+            shards.append(Shard(path))
+    return shards
 
 
 def _column_values(column: Any) -> tuple[list[Any], dict[int, str]]:

@@ -50,6 +50,7 @@ from mailguard.mail.context import address_domain
 from mailguard.mail.inputs import (
     RawMessage,
     RawRow,
+    Shard,
     detect_format,
     iter_csv_rows,
     iter_eml_dir,
@@ -129,6 +130,31 @@ def read_messages(
     # Pull the first record now so that an unopenable file or a bad table schema raises here.
     first = next(messages, None)
     return messages if first is None else chain([first], messages)
+
+
+def read_shard(
+    shard: Shard,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    message_seconds: float | None = DEFAULT_MESSAGE_SECONDS,
+) -> Iterator[Message]:
+    """Return an iterator of one ``Message`` per message in ``shard`` (``mailguard.mail.inputs.plan_shards``).
+
+    The messages, sources and errors are those ``read_messages`` gives for that part of the
+    input; a ``whole`` shard is ``read_messages`` itself. Raises ``InputError`` like it.
+    """
+    if shard.kind == "whole":
+        return read_messages(shard.path, max_bytes=max_bytes, max_body_chars=max_body_chars, max_depth=max_depth,
+                             message_seconds=message_seconds)
+    detect_format(shard.path)  # the same checks as a whole read: missing, unreadable, not a regular file
+    opts = _Options(max_bytes, max_body_chars, max_depth, message_seconds)
+    if shard.kind == "mbox_range":
+        units = iter_mbox(shard.path, max_bytes, start=shard.start, end=shard.end, first_index=shard.first_index)
+        return (_timed_raw(u, opts) for u in units)
+    rows = iter_parquet_rows(shard.path, row_groups=shard.row_groups, first_row=shard.first_row)
+    return (_timed_row(r, opts) for r in rows)
 
 
 @dataclass(frozen=True, slots=True)
