@@ -31,7 +31,7 @@ def _fmt(value: Any) -> str:
 @app.command()
 def evaluate(
     model: Annotated[str, typer.Argument(help="Model folder, alias (champion), mailguard@alias or models:/mailguard/N.")]
-    = "artifacts/model",
+    = "champion",
     data: Annotated[Path, typer.Option(help="Prepared dataset (parquet).")] = Path("data/processed/dataset.parquet"),
     suite: Annotated[Path | None, typer.Option(help="Functional test suite folder (default: evaluate.suite_root).")]
     = None,
