@@ -120,17 +120,23 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def prepare_onnx(transformer: Path, work: Path) -> dict[str, Path]:
-    """Return saved-model folders of the transformer for each runtime (ONNX ones exported into ``work``)."""
+    """Return saved-model folders of the transformer for each runtime (ONNX ones exported into ``work``).
+
+    ``--transformer`` may be a torch transformer folder (exported and quantised here, dynamic int8) or an
+    ONNX folder already packaged (then only that precision is benchmarked, under its own name).
+    """
     from models import load_classifier
-    from models.onnx_runtime import export_runtimes
+    from models.onnx_export import export_onnx, onnx_classifier, quantize_int8
 
     clf = load_classifier(transformer)
-    files = export_runtimes(clf, work / "onnx")
-    folders = {"torch": work / "torch"}
-    clf.use_runtime("torch").save(folders["torch"])
-    for runtime, path in files.items():
-        folders[runtime] = clf.use_runtime(runtime, path).save(work / runtime)
-    return folders
+    if clf.family == "onnx":
+        return {"onnx-int8" if clf.get_params()["precision"] == "int8" else "onnx": transformer}
+    fp32 = export_onnx(clf, work / "graphs")  # type: ignore[arg-type]
+    return {
+        "torch": transformer,
+        "onnx": onnx_classifier(clf, fp32, "fp32").save(work / "onnx"),  # type: ignore[arg-type]
+        "onnx-int8": onnx_classifier(clf, quantize_int8(fp32), "int8").save(work / "onnx-int8"),  # type: ignore[arg-type]
+    }
 
 
 def _spawn(args: list[str], threads: int) -> dict[str, Any]:
@@ -177,8 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     common = ["--n", str(args.n), "--seed", str(args.seed), "--threads", str(args.threads),
               "--batch-size", str(args.batch_size)]
     results = []
+    missing = [v for v in variants if v not in ("linear", "cascade") and v not in folders]
+    if missing:
+        parser.error(f"--transformer {args.transformer} gives no {', '.join(missing)} variant")
     for variant in variants:
-        model = args.linear if variant == "linear" else folders["onnx-int8" if variant == "cascade" else variant]
+        screened = folders.get("onnx-int8") or next(iter(folders.values()), None)  # the cascade's expensive side
+        model = args.linear if variant == "linear" else screened if variant == "cascade" else folders[variant]
         extra = ["--linear", str(args.linear)] if variant == "cascade" else []
         extra += ["--cascade", str(args.cascade)] if variant == "cascade" and args.cascade else []
         results.append(_spawn(["--worker", variant, "--model", str(model), *common, *extra], args.threads))

@@ -35,7 +35,7 @@ def _register(model_dir: Path) -> str:
         with mlflow.start_run(run_name=f"package-{meta['family']}") as run:
             run_id = run.info.run_id
     tags = {"family": meta["family"], "data_revision": meta.get("data_revision", "")}
-    return log_and_register(model_dir, run_id=run_id, tags=tags).version
+    return log_and_register(model_dir, run_id=run_id, tags=tags)
 
 
 def _package(build: Callable[[], None], out: Path, register: bool) -> None:
