@@ -25,7 +25,8 @@ def score(
     model: Annotated[str | None, typer.Option(help="Model alias (champion), models:/mailguard/N, or a model folder.")] = None,
     since: Annotated[str | None, typer.Option(help="Only messages dated on/after this day (YYYY-MM-DD, UTC) or time.")] = None,
     until: Annotated[str | None, typer.Option(help="Only messages dated up to and including this day, or before this time.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: CPU count; 1 = in-process).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes (default: CPU count; 1 = in-process); with --engine ray, scoring actors.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Messages per batch and per checkpoint.")] = None,
     rescore: Annotated[bool, typer.Option("--rescore", help="Score again messages already scored by this model.")] = False,
     review_db: Annotated[str | None, typer.Option(help="Database URL of the review app to load results into.")] = None,
@@ -38,6 +39,12 @@ def score(
              "(0: no limit; default 10).")] = None,
     keep_days: Annotated[int | None, typer.Option(
         help="After the run, delete day folders (YYYY-MM-DD) beside --out older than this many days (0: keep all).")] = None,
+    engine: Annotated[str | None, typer.Option(
+        help="Who scores: 'local' (this machine's worker processes, the default) or 'ray' (a Ray cluster; "
+             "pip install 'mailguard[ray]', see docs/scale-out.md).")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="With --engine ray: the cluster to join ('auto', host:port or ray://host:10001); "
+             "default: start Ray on this machine.")] = None,
 ) -> None:
     """Score logged mail into DIR/results.parquet, results.csv, summary.json and report.html.
 
@@ -55,6 +62,7 @@ def score(
             "out": out, "model": model, "workers": workers, "batch_size": batch_size, "review_db": review_db,
             "org_domains": org_domain or None, "log_format": log_format, "rescore": rescore or None,
             "quiet": quiet or None, "message_seconds": message_seconds, "keep_days": keep_days,
+            "engine": engine, "ray_address": ray_address,
             "since": parse_day(since) if since else None,
             "until": parse_day(until, end=True) if until else None,
         }

@@ -89,6 +89,22 @@ def score_batch(
     return results_frame(rows)
 
 
+def as_duplicate(frame: pd.DataFrame, i: int, first_source: str, read_truncated: bool) -> None:
+    """Make row ``i`` of a results table the row ``score_batch`` gives a later copy of a message.
+
+    For an engine that scores copies before it knows which came first: the row loses its
+    own scores, labels, evidence and queue decision (the first copy's are copied in when the
+    batch is committed) and says which copy it repeats. ``read_truncated`` is the message's
+    own ``truncated`` as read (a duplicate is not scored, so the scorer cut nothing of it).
+    """
+    frame.loc[i, list(SCORE_COLUMNS)] = np.nan
+    frame.at[i, "status"], frame.at[i, "error"] = "ok", ""
+    frame.at[i, "labels"], frame.at[i, "evidence"] = "", "{}"
+    frame.at[i, "truncated"] = read_truncated
+    frame.at[i, "duplicate_of"] = first_source
+    frame.at[i, "queue"], frame.at[i, "queue_reason"] = False, ""
+
+
 Scored = tuple[np.ndarray, dict[str, list[Evidence]], bool]
 
 

@@ -11,10 +11,9 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from mailguard.mail.message import Message
 from serve.scoring.outputs import FILE_MODE
 
 _SCHEMA = """
@@ -33,9 +32,9 @@ def item_key(source: str, message_id: str, content_hash: str) -> str:
     return hashlib.sha256(f"{source}\x00{message_id}\x00{content_hash}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def dedup_key(msg: Message, model_version: str) -> str:
+def dedup_key(message_id: str, content_hash: str, model_version: str) -> str:
     """Return the key under which copies of one message are the same (Message-ID + content + model)."""
-    return f"{msg.message_id}\x00{msg.content_hash}\x00{model_version}"
+    return f"{message_id}\x00{content_hash}\x00{model_version}"
 
 
 class Ledger:
@@ -102,6 +101,11 @@ class Ledger:
                 )
             )
         return found
+
+    def done_keys(self, model_version: str, generation: int) -> Iterator[str]:
+        """Yield every item key already scored with ``model_version`` in ``generation`` or later."""
+        yield from (r[0] for r in self._db.execute(
+            "SELECT item_key FROM items WHERE model_version = ? AND generation >= ?", (model_version, generation)))
 
     def firsts(self, keys: Sequence[str]) -> dict[str, tuple[str, list[float], str, str]]:
         """Return the committed first copies by dedup key: (source, scores, labels, evidence)."""

@@ -1,16 +1,17 @@
 """Streaming, restartable scoring of logged mail into an output folder.
 
-Messages flow from the readers in batches through worker processes into part
-files; memory holds only the batches in flight. A SQLite ledger records which
-input items are done, so the same command after a crash (even ``kill -9``)
-resumes, and a second run with the same model scores nothing again.
+Messages flow from the readers in batches through an engine into part files;
+memory holds only the batches in flight. The local engine (here) reads in this
+process and scores in worker processes; the Ray engine (``ray_engine.py``) reads and
+scores on a Ray cluster. Both hand their results to the same ``Committer``: a SQLite
+ledger records which input items are done, so the same command after a crash (even
+``kill -9``) resumes, and a second run with the same model scores nothing again.
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
-import math
 import multiprocessing
 import os
 import sqlite3
@@ -20,21 +21,22 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
 from mailguard.errors import ConfigError, InputError, MailguardError
 from mailguard.mail import iter_inputs, read_messages
 from mailguard.mail.message import Message
-from mailguard.taxonomy import SCORE_COLUMNS
 from models.registry import LoadedModel, resolve_model
 from serve.scoring import outputs
 from serve.scoring.batch import score_batch
-from serve.scoring.ledger import Ledger, dedup_key, item_key
+from serve.scoring.commit import Committer, ItemRef, RunStats
+from serve.scoring.ledger import Ledger, item_key
 from serve.scoring.logs import event
 from serve.scoring.progress import ProgressInfo
 from serve.scoring.report import write_reports
@@ -49,20 +51,11 @@ ReviewLoader = Callable[[pd.DataFrame, str], dict[str, int]]
 IN_FLIGHT_PER_WORKER = 2
 
 
-@dataclass
-class RunStats:
-    """What this run did (as opposed to what the results folder holds in total)."""
+class ScoringEngine(Protocol):
+    """Reads and scores ``paths``, handing every results batch to ``committer`` in input order."""
 
-    read: int = 0
-    out_of_window: int = 0
-    undated: int = 0
-    skipped_done: int = 0
-    scored: int = 0  # rows written this run (duplicates and error rows included)
-    errors: int = 0
-    duplicates: int = 0
-    parts_written: int = 0
-    stale_files_removed: int = 0
-    elapsed_seconds: float = 0.0
+    def score(self, paths: Sequence[Path], committer: Committer, progress: Callable[..., None]) -> None:
+        """Score every message of ``paths``; call ``progress()`` now and then and ``progress(True)`` at the end."""
 
 
 @dataclass(frozen=True)
@@ -100,9 +93,10 @@ def run_scoring(
     if settings.review_db and load_results is None:
         raise ConfigError("a review database is set but no review loader was given to the scoring run")
     load_results = load_results if settings.review_db else None
-    model, model_path = _resolve(settings.model)
+    model = _resolve(settings.model)
     try:
-        return _score_into(paths, settings, model, model_path, load_results, on_progress)
+        with _open_engine(settings, model) as engine:
+            return _score_into(paths, settings, model, engine, load_results, on_progress)
     except OSError as e:  # disk full, folder not writable: IT fixes the cause and re-runs to resume
         where = e.filename or settings.out
         raise MailguardError(
@@ -119,7 +113,7 @@ def _score_into(
     paths: list[Path],
     settings: ScoreSettings,
     model: LoadedModel,
-    model_path: Path,
+    engine: ScoringEngine,
     load_results: Callable[[pd.DataFrame, str], dict[str, int]] | None,
     on_progress: ProgressCallback | None,
 ) -> ScoreOutcome:
@@ -134,17 +128,15 @@ def _score_into(
             stats = RunStats()
             stats.stale_files_removed = len(outputs.prune_parts(out, set(ledger.parts()), ledger.next_part()))
             generation = ledger.start_generation(settings.rescore)
-            event("run_started", inputs=len(paths), model_version=model.version, workers=settings.workers,
-                  batch_size=settings.batch_size, out=str(out), rescore=settings.rescore,
+            event("run_started", inputs=len(paths), model_version=model.version, engine=settings.engine,
+                  workers=settings.workers, batch_size=settings.batch_size, out=str(out), rescore=settings.rescore,
                   since=settings.since, until=settings.until, resumed_parts=len(ledger.parts()))
             if stats.stale_files_removed:  # left by a killed run, or superseded by a rescore
                 event("stale_files_removed", count=stats.stale_files_removed)
             total = _estimate(paths) if on_progress is not None else None
-            with _BatchPool(settings, model, model_path) as pool:
-                _Pipeline(ledger, pool, out, model, generation, settings, stats).run(
-                    _in_window(paths, settings, stats), lambda final=False: _report_progress(
-                        on_progress, stats, total, started, final)
-                )
+            committer = Committer(ledger, out, model.version, generation, stats)
+            engine.score(paths, committer, lambda final=False: _report_progress(on_progress, stats, total, started,
+                                                                                final))
             rows = outputs.build_results(out, ledger.parts(), _current_rows(ledger))
             outputs.prune_parts(out, set(ledger.parts()), ledger.next_part())  # drop parts a rescore superseded
             stats.elapsed_seconds = time.monotonic() - started
@@ -170,11 +162,22 @@ def _score_into(
 # -- model and workers --------------------------------------------------------------------------------
 
 
-def _resolve(spec: str) -> tuple[LoadedModel, Path]:
+def _resolve(spec: str) -> LoadedModel:
     resolved = resolve_model(spec)
     if resolved.path is None:  # resolve_model always gives the folder; workers load their own copy from it
         raise MailguardError(f"model {spec} has no saved folder to give the scoring workers")
-    return resolved, resolved.path
+    return resolved
+
+
+def _open_engine(settings: ScoreSettings, model: LoadedModel) -> AbstractContextManager[ScoringEngine]:
+    """Return the engine of ``settings.engine``, ready to score (a Ray engine connects to its cluster here)."""
+    if settings.engine != "ray":
+        return nullcontext(_LocalEngine(settings, model))
+    try:
+        from serve.scoring.ray_engine import RayEngine
+    except ImportError as e:  # the optional extra is not installed
+        raise ConfigError(f"the ray engine needs Ray: pip install 'mailguard[ray]' ({e})") from e
+    return RayEngine(settings, model)
 
 
 _WORKER_MODEL: LoadedModel | None = None  # one loaded model per worker process (set by the initializer)
@@ -206,10 +209,22 @@ def _score_in_worker(messages: list[Message], settings: ScoreSettings, dups: lis
     return score_batch(messages, _WORKER_MODEL, settings, dups)
 
 
+class _LocalEngine:
+    """This machine's engine: reads in this process, scores in a pool of worker processes (one model each)."""
+
+    def __init__(self, settings: ScoreSettings, model: LoadedModel) -> None:
+        self.settings, self.model = settings, model
+
+    def score(self, paths: Sequence[Path], committer: Committer, progress: Callable[..., None]) -> None:
+        """Score every message of ``paths`` into ``committer``, in input order."""
+        with _BatchPool(self.settings, self.model) as pool:
+            _Pipeline(committer, pool, self.settings).run(_in_window(paths, self.settings, committer.stats), progress)
+
+
 class _BatchPool:
     """Runs ``score_batch`` in-process (one worker) or in a pool of processes, one model each."""
 
-    def __init__(self, settings: ScoreSettings, model: LoadedModel, model_path: Path) -> None:
+    def __init__(self, settings: ScoreSettings, model: LoadedModel) -> None:
         self.settings, self.model = settings, model
         self.capacity = settings.workers * (1 + IN_FLIGHT_PER_WORKER) if settings.workers > 1 else 1
         self._pool: ProcessPoolExecutor | None = None
@@ -217,7 +232,7 @@ class _BatchPool:
             # forkserver: workers start from a clean process, not a fork of one holding SQLite and threads.
             self._pool = ProcessPoolExecutor(
                 max_workers=settings.workers, mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_init_worker, initargs=(str(model_path), model.version, model.run_id, os.getpid()),
+                initializer=_init_worker, initargs=(str(model.path), model.version, model.run_id, os.getpid()),
             )
 
     def submit(self, messages: list[Message], dups: list[str]) -> Future[pd.DataFrame]:
@@ -240,23 +255,19 @@ class _BatchPool:
 
 
 class _Pipeline:
-    """Batches messages, skips done ones, marks duplicates, and commits results in input order."""
+    """Batches messages, skips done ones, marks duplicates before scoring, and commits results in input order."""
 
-    def __init__(self, ledger: Ledger, pool: _BatchPool, out: Path, model: LoadedModel, generation: int,
-                 settings: ScoreSettings, stats: RunStats) -> None:
-        self.ledger, self.pool, self.out, self.model = ledger, pool, out, model
-        self.generation, self.settings, self.stats = generation, settings, stats
+    def __init__(self, committer: Committer, pool: _BatchPool, settings: ScoreSettings) -> None:
+        self.committer, self.pool, self.settings = committer, pool, settings
         self.pending: deque[tuple[Future[pd.DataFrame], list[Message]]] = deque()
-        self.inflight_firsts: dict[str, str] = {}  # dedup key -> source of a first copy not yet committed
-        self.failed_firsts: dict[str, str] = {}  # dedup key -> error of a first copy that could not be scored
 
     def run(self, messages: Iterable[Message], progress: Callable[..., None]) -> None:
         size = self.settings.batch_size
         batch: list[Message] = []
         for chunk in _chunks(messages, size):
             keys = [item_key(m.source, m.message_id, m.content_hash) for m in chunk]
-            done = self.ledger.done(keys, self.model.version, self.generation)
-            self.stats.skipped_done += len(done)
+            done = self.committer.done(keys)
+            self.committer.stats.skipped_done += len(done)
             batch.extend(m for m, k in zip(chunk, keys, strict=True) if k not in done)
             while len(batch) >= size:
                 self._dispatch(batch[:size])
@@ -269,25 +280,12 @@ class _Pipeline:
 
     def _dispatch(self, messages: list[Message]) -> None:
         self._drain(self.pool.capacity - 1)
-        dups = [self._first_copy(m) for m in messages]
+        dups = [self.committer.first_copy(ItemRef.of(m)) for m in messages]  # a duplicate is never scored
         try:
             future = self.pool.submit(messages, dups)
         except BrokenProcessPool as e:
             raise MailguardError("a scoring worker died (out of memory?); run the same command again to resume") from e
         self.pending.append((future, messages))
-
-    def _first_copy(self, msg: Message) -> str:
-        """Return the source of an earlier copy of ``msg`` (same Message-ID and content), or ""."""
-        if msg.status != "ok" or not msg.content_hash:
-            return ""
-        key = dedup_key(msg, self.model.version)
-        if key in self.inflight_firsts:
-            return self.inflight_firsts[key]
-        stored = self.ledger.firsts([key]).get(key)
-        if stored is not None and stored[0] != msg.source:
-            return stored[0]
-        self.inflight_firsts[key] = msg.source
-        return ""
 
     def _drain(self, keep: int) -> None:
         while len(self.pending) > keep:
@@ -298,55 +296,7 @@ class _Pipeline:
                 raise MailguardError(
                     "a scoring worker died (out of memory?); run the same command again to resume"
                 ) from e
-            self._commit(frame, messages)
-
-    def _commit(self, frame: pd.DataFrame, messages: list[Message]) -> None:
-        version = self.model.version
-        dkeys = [dedup_key(m, version) for m in messages]
-        first_rows = [i for i, m in enumerate(messages) if m.status == "ok" and m.content_hash
-                      and not frame.at[i, "duplicate_of"] and frame.at[i, "status"] == "ok"]
-        for i, m in enumerate(messages):  # scored, but ran out of time: its copies share its error row
-            if m.status == "ok" and frame.at[i, "status"] != "ok" and not frame.at[i, "duplicate_of"]:
-                self.failed_firsts[dkeys[i]] = str(frame.at[i, "error"])
-        firsts = {  # this batch's first copies, by dedup key
-            dkeys[i]: (frame.loc[i, list(SCORE_COLUMNS)].tolist(), str(frame.at[i, "labels"]), str(frame.at[i, "evidence"]))
-            for i in first_rows
-        }
-        self._fill_duplicates(frame, dkeys, firsts)
-        number = self.ledger.next_part()
-        outputs.write_part(self.out, number, frame)
-        items = [item_key(m.source, m.message_id, m.content_hash) for m in messages]
-        self.ledger.commit_part(
-            number, items, version, self.generation,
-            [(dkeys[i], messages[i].source, *firsts[dkeys[i]]) for i in first_rows],
-        )
-        for i, key in enumerate(dkeys):
-            if self.inflight_firsts.get(key) == messages[i].source:
-                del self.inflight_firsts[key]
-        self.stats.scored += len(frame)
-        self.stats.parts_written += 1
-        self.stats.errors += int((frame["status"] == "error").sum())
-        self.stats.duplicates += int((frame["duplicate_of"] != "").sum())
-
-    def _fill_duplicates(
-        self, frame: pd.DataFrame, dkeys: list[str], firsts: dict[str, tuple[list[float], str, str]]
-    ) -> None:
-        """Copy each duplicate's scores, labels and evidence from its first copy (never re-queued)."""
-        dup_rows = [i for i in range(len(frame)) if frame.at[i, "duplicate_of"]]
-        stored = self.ledger.firsts([dkeys[i] for i in dup_rows if dkeys[i] not in firsts])
-        for i in dup_rows:
-            found = firsts.get(dkeys[i])
-            if found is None and dkeys[i] in stored:
-                found = stored[dkeys[i]][1:]
-            if found is None and dkeys[i] in self.failed_firsts:
-                frame.at[i, "status"], frame.at[i, "error"] = "error", self.failed_firsts[dkeys[i]]
-                continue
-            if found is None:
-                continue  # cannot happen with in-order commits; the row keeps NaN scores rather than guess
-            scores, labels, evidence = found
-            frame.loc[i, list(SCORE_COLUMNS)] = [math.nan if s is None else s for s in scores]
-            frame.at[i, "labels"] = labels
-            frame.at[i, "evidence"] = evidence
+            self.committer.commit(frame, [ItemRef.of(m) for m in messages])
 
 
 def _current_rows(ledger: Ledger) -> Callable[[int, pd.DataFrame], pd.Series]:
@@ -383,14 +333,9 @@ def _in_window(paths: Sequence[Path], settings: ScoreSettings, stats: RunStats) 
     for path in paths:
         for msg in read_messages(path, message_seconds=settings.message_seconds):
             stats.read += 1
-            when = msg.date
-            if when is None:
+            if msg.date is None:
                 stats.undated += 1
-                yield msg
-                continue
-            if when.tzinfo is None:  # readers promise UTC-aware dates; be safe with a stray naive one
-                when = when.replace(tzinfo=UTC)
-            if (settings.since and when < settings.since) or (settings.until and when >= settings.until):
+            if not settings.admits(msg.date):
                 stats.out_of_window += 1
                 continue
             yield msg
@@ -485,6 +430,7 @@ def _run_info(settings: ScoreSettings, model: LoadedModel, stats: RunStats, path
         "inputs": [str(p) for p in paths],
         "since": settings.since.isoformat() if settings.since else None,
         "until": settings.until.isoformat() if settings.until else None,
+        "engine": settings.engine,
         "workers": settings.workers,
         "batch_size": settings.batch_size,
         "this_run": asdict(stats),

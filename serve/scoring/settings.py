@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from mailguard.taxonomy import HARASSMENT_LABELS, LABELS, check_label
 DEFAULT_CONFIG = Path("mailguard.toml")
 
 _SCORE_KEYS = {"model", "out", "workers", "batch_size", "review_db", "log_format", "inputs", "message_seconds",
-               "keep_days"}
+               "keep_days", "engine", "ray_address", "ray_actor_cpus", "ray_actor_gpus"}
 _QUEUE_KEYS = {"inbound_bulk_labels", "queue_inbound", "quoted_only", "high_score_queues_bulk", "high_score",
                "high_score_labels"}
 #: Seconds one message may take to read, and again to score, before it becomes a ``timeout`` error row.
@@ -26,6 +27,10 @@ DEFAULT_MESSAGE_SECONDS = 10.0
 DEFAULT_HIGH_SCORE = 0.9
 #: What happens to a message flagged only for text it quotes or forwards (``[queue] quoted_only``).
 QUOTED_ONLY_RULES = ("queue", "report")
+#: Who runs the scoring: this machine's process pool, or a Ray cluster (``pip install 'mailguard[ray]'``).
+ENGINES = ("local", "ray")
+# A Ray address: a running cluster's GCS ("host:port"), Ray Client ("ray://host:port") or "auto".
+_RAY_ADDRESS = re.compile(r"(?:ray://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}")
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,18 @@ class ScoreSettings:
     queue: QueueRules = QueueRules()
     message_seconds: float | None = DEFAULT_MESSAGE_SECONDS  # None: no time budget
     keep_days: int = 0  # delete day folders next to ``out`` older than this many days; 0 keeps everything
+    engine: str = "local"  # "local" (process pool) or "ray" (Ray Data actor pool, docs/scale-out.md)
+    ray_address: str = ""  # "" starts Ray on this machine; "auto", "host:port" or "ray://host:port" join a cluster
+    ray_actor_cpus: float = 1.0  # CPUs each Ray scoring actor reserves
+    ray_actor_gpus: float = 0.0  # GPUs each Ray scoring actor reserves (0: CPU actors)
+
+    def admits(self, when: datetime | None) -> bool:
+        """Return whether a message dated ``when`` is inside [since, until); undated messages always are."""
+        if when is None:
+            return True
+        if when.tzinfo is None:  # readers promise UTC-aware dates; be safe with a stray naive one
+            when = when.replace(tzinfo=UTC)
+        return not ((self.since and when < self.since) or (self.until and when >= self.until))
 
 
 def parse_day(value: str, *, end: bool = False) -> datetime:
@@ -133,7 +150,16 @@ def load_score_settings(config: Path | None, overrides: dict[str, Any]) -> tuple
         queue=_queue_rules(queue, where),
         message_seconds=_seconds(merged, "message_seconds", DEFAULT_MESSAGE_SECONDS, where),
         keep_days=_non_negative_int(merged, "keep_days", 0, where),
+        engine=_str(merged, "engine", "local", where),
+        ray_address=_str(merged, "ray_address", "", where).strip(),
+        ray_actor_cpus=_number(merged, "ray_actor_cpus", 1.0, where, minimum=0.0, inclusive=False),
+        ray_actor_gpus=_number(merged, "ray_actor_gpus", 0.0, where, minimum=0.0, inclusive=True),
     )
+    if settings.engine not in ENGINES:
+        raise ConfigError(f"{where}: engine must be one of {', '.join(ENGINES)}, got {settings.engine!r}")
+    if settings.ray_address not in ("", "auto") and not _RAY_ADDRESS.fullmatch(settings.ray_address):
+        raise ConfigError(f"{where}: ray_address must be auto, host:port or ray://host:port, "
+                          f"got {settings.ray_address!r}")
     if settings.log_format not in ("text", "json"):
         raise ConfigError(f"{where}: log_format must be 'text' or 'json', got {settings.log_format!r}")
     if settings.since and settings.until and settings.since >= settings.until:
@@ -170,6 +196,16 @@ def _non_negative_int(values: dict[str, Any], key: str, default: int, where: str
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"{where}: {key} must be a whole number of at least 0, got {value!r}")
     return value
+
+
+def _number(values: dict[str, Any], key: str, default: float, where: str, *, minimum: float, inclusive: bool) -> float:
+    value = values.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value == float("inf") or not (
+        value >= minimum if inclusive else value > minimum
+    ):
+        bound = f"at least {minimum:g}" if inclusive else f"above {minimum:g}"
+        raise ConfigError(f"{where}: {key} must be a number {bound}, got {value!r}")
+    return float(value)
 
 
 def _seconds(values: dict[str, Any], key: str, default: float, where: str) -> float | None:
