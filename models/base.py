@@ -104,6 +104,8 @@ class Classifier(BaseEstimator):  # type: ignore[misc]
     """
 
     family: ClassVar[str] = ""
+    #: for a family made from a trained model rather than trained itself: the command that makes one
+    made_by: ClassVar[str] = ""
     classes_: np.ndarray
     thresholds_: np.ndarray
     window_config_: WindowConfig = WindowConfig()
@@ -120,6 +122,8 @@ class Classifier(BaseEstimator):  # type: ignore[misc]
         Y_val: np.ndarray | None = None,
         callbacks: Sequence[TrainingCallback] = (),
     ) -> Classifier:
+        if self.made_by:
+            raise NotImplementedError(f"{self.family} models are not trained but made by `{self.made_by}`")
         raise NotImplementedError
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:

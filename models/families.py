@@ -22,6 +22,7 @@ FAMILIES: dict[str, str] = {
     "onnx": "models.onnx_model:OnnxClassifier",
     "cascade": "models.cascade:CascadeClassifier",
     "blend": "models.blend:BlendClassifier",
+    "student": "models.student:StudentClassifier",
 }
 
 

@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from mailguard.errors import ModelFormatError
 from mailguard.taxonomy import LABELS
-from models.base import Classifier, TrainingCallback
+from models.base import Classifier
 from models.tokens import TOKENIZER_FILE, Forward, SpecialIds, encode_units, forward_units, plain_tokenizer
 
 ONNX_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
@@ -46,6 +46,7 @@ class OnnxClassifier(Classifier):
     """A trained transformer exported to ONNX: same tokenizer, same units, same thresholds, no torch."""
 
     family = "onnx"
+    made_by = "mailguard package onnx"
 
     def __init__(self, *, max_length: int = 128, batch_size: int = 32, precision: str = "fp32",
                  num_threads: int | None = None) -> None:
@@ -65,18 +66,6 @@ class OnnxClassifier(Classifier):
         clf.classes_ = np.array(LABELS)
         clf.thresholds_ = np.full(len(LABELS), 0.5)
         return clf
-
-    def fit(
-        self,
-        X: Sequence[str],
-        Y: np.ndarray,
-        sample_weight: np.ndarray | None = None,
-        *,
-        X_val: Sequence[str] | None = None,
-        Y_val: np.ndarray | None = None,
-        callbacks: Sequence[TrainingCallback] = (),
-    ) -> OnnxClassifier:
-        raise NotImplementedError("ONNX models are exported from a trained transformer: `mailguard package onnx`")
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Return probabilities (n, labels), each text one unit of at most ``max_length`` tokens."""

@@ -215,14 +215,6 @@ def validate(raw: Mapping[str, Any], source: str = "params.yaml") -> PipelinePar
         raise ConfigError(f"invalid {source} ({_problems(e)})") from e
 
 
-def validate_train(raw: Mapping[str, Any]) -> TrainParams:
-    """Return a raw ``train`` section validated on its own, for a caller that holds only that section."""
-    try:
-        return TrainParams.model_validate(raw)
-    except ValidationError as e:
-        raise ConfigError(f"invalid params.yaml ({_problems(e, prefix='train.')})") from e
-
-
 def load_pipeline_params(path: str | Path) -> PipelineParams:
     """Return the validated parameters in the YAML file ``path``; raise ``ConfigError`` if unreadable or invalid."""
     return validate(load_params(path), str(path))
@@ -242,9 +234,9 @@ def override(params: PipelineParams, changes: Mapping[str, Any]) -> PipelinePara
     return validate(raw, "params after overrides")
 
 
-def _problems(error: ValidationError, prefix: str = "") -> str:
+def _problems(error: ValidationError) -> str:
     problems = []
     for err in error.errors():
-        where = prefix + ".".join(str(p) for p in err["loc"]) or "params"
+        where = ".".join(str(p) for p in err["loc"]) or "params"
         problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(problems)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from mailguard.taxonomy import LABELS
 from models.base import Classifier, Progress
 from pipelines.dataset import load_split
 from pipelines.metrics import ThresholdRule
-from pipelines.params import PipelineParams, TrainParams, validate_train
+from pipelines.params import PipelineParams, TrainParams
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +73,6 @@ def select_sources(df: pd.DataFrame, only: list[str], exclude: list[str]) -> pd.
     if exclude:
         keep &= ~df["source"].isin(exclude)
     return df[keep].reset_index(drop=True)
-
-
-def threshold_rule(train: TrainParams | Mapping[str, Any], family: str) -> ThresholdRule:
-    """Return the threshold rule of ``family`` in ``train.threshold_rule``; raise ``ConfigError`` if it has none.
-
-    A raw ``train`` section is validated first (``mailguard/cli/package.py`` still passes one).
-    """
-    if not isinstance(train, TrainParams):
-        train = validate_train(train)
-    return train.rule_for(family)
 
 
 def stratified_subsample(Y: np.ndarray, max_rows: int, seed: int) -> np.ndarray:

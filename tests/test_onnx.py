@@ -82,3 +82,79 @@ def test_load_refuses_an_onnx_folder_without_its_graph(exported: dict[str, OnnxC
     (tmp_path / "model" / "model.onnx").unlink()
     with pytest.raises(ModelFormatError, match=r"model\.onnx"):
         load_classifier(tmp_path / "model")
+
+
+def test_static_int8_keeps_the_named_parts_in_fp32_and_the_decisions(
+    fitted: TransformerClassifier, exported: dict[str, OnnxClassifier], tmp_path: Path
+) -> None:
+    import shutil
+
+    import onnx
+
+    from models.onnx_export import calibration_batches, sensitive_nodes
+    from models.tokens import encode_units
+
+    fp32_path = Path(shutil.copy(exported["fp32"].onnx_path_, tmp_path / "model.onnx"))
+    head = sensitive_nodes(fp32_path, ("head",))
+    first = sensitive_nodes(fp32_path, ("first",))
+    assert len(head) == 1 and len(first) >= 6 and not set(head) & set(first)  # q, k, v, out, up, down of layer 0
+    units = encode_units(fitted.tokenizer_, tiny.TEXTS, fitted.max_length, fitted.special_ids_)
+    int8_path = quantize_int8(fp32_path, method="static", keep_fp32=("head",),
+                              calibration=calibration_batches(units, fitted.special_ids_.pad, 4))
+    graph = onnx.load(str(int8_path)).graph
+    producers = {o: n.op_type for n in graph.node for o in n.output}
+    quantised = {n.name for n in graph.node if n.op_type in ("MatMul", "Gemm")
+                 and any(producers.get(i) == "DequantizeLinear" for i in n.input)}
+    assert head[0] not in quantised and len(quantised) >= 12  # QDQ around every other projection
+    report = agreement(exported["fp32"], onnx_classifier(fitted, int8_path, "int8"), tiny.TEXTS, tiny.labels())
+    assert int8_keeps_decisions(report), report["decision_agreement"]
+
+
+def test_blockwise_int8_keeps_the_decisions(fitted: TransformerClassifier, exported: dict[str, OnnxClassifier],
+                                            tmp_path: Path) -> None:
+    import shutil
+
+    import onnx
+
+    fp32_path = Path(shutil.copy(exported["fp32"].onnx_path_, tmp_path / "model.onnx"))
+    int8_path = quantize_int8(fp32_path, method="blockwise", block_size=16)
+    assert any(n.op_type == "MatMulNBits" for n in onnx.load(str(int8_path)).graph.node)
+    report = agreement(exported["fp32"], onnx_classifier(fitted, int8_path, "int8"), tiny.TEXTS, tiny.labels())
+    assert int8_keeps_decisions(report) and report["max_abs_diff"] < 0.02
+
+
+def test_unknown_part_to_keep_in_fp32_is_refused(exported: dict[str, OnnxClassifier]) -> None:
+    from models.onnx_export import sensitive_nodes
+
+    with pytest.raises(ValueError, match="embeddings"):
+        sensitive_nodes(exported["fp32"].onnx_path_, ("embeddings",))
+
+
+def test_int8_rule_refuses_one_flipped_decision_in_a_hundred() -> None:
+    from models.onnx_export import decision_report
+
+    rng = np.random.default_rng(0)
+    Y = (rng.random((200, 10)) < 0.3).astype(int)
+    reference = np.clip(Y * 0.6 + rng.random((200, 10)) * 0.3, 0, 1)
+    thresholds = np.full(10, 0.5)
+    assert int8_keeps_decisions(decision_report(reference, thresholds, reference + 1e-4, thresholds, Y))
+    flipped = reference.copy()
+    flipped[np.flatnonzero(Y[:, 3])[:2], 3] = 0.0  # two of 200 positives of one label lost: 99.0 % agreement
+    report = decision_report(reference, thresholds, flipped, thresholds, Y)
+    assert report["decision_agreement"]["national_origin"] == 0.99
+    assert int8_keeps_decisions(report, max_drop=1.0) and not int8_keeps_decisions(report, max_drop=1.0, min_agreement=0.995)
+    assert report["pr_auc_drop"]["national_origin"] > 0.005 and not int8_keeps_decisions(report)  # ranked last now
+    assert report["recall"]["reference"]["national_origin"] > report["recall"]["candidate"]["national_origin"]
+
+
+def test_matching_thresholds_copy_the_reference_decisions_on_shifted_scores() -> None:
+    from models.onnx_export import matching_thresholds
+
+    rng = np.random.default_rng(1)
+    reference = rng.random((300, 10))
+    flags = reference >= 0.7
+    flags[:, 5] = False  # a label the reference never flags keeps its fallback
+    candidate = reference**2 + 0.01  # same order, other scale: as quantisation shifts a model's scores
+    thresholds = matching_thresholds(candidate, flags, fallback=np.full(10, 0.42))
+    np.testing.assert_array_equal(candidate >= thresholds, flags | (np.arange(10) == 5) & (candidate >= 0.42))
+    assert thresholds[5] == 0.42

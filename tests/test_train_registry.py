@@ -110,7 +110,6 @@ def test_transformer_budget_keeps_authored_rows_whole_and_fills_the_rest() -> No
 
 def test_threshold_rule_is_set_per_family(params: PipelineParams) -> None:
     from mailguard.errors import ConfigError
-    from pipelines.train import threshold_rule
 
     rules = override(params, {"train.threshold_rule": {"linear": "best_f1", "transformer": "precision_target",
                                                        "blend": "precision_target"}}).train
@@ -120,8 +119,3 @@ def test_threshold_rule_is_set_per_family(params: PipelineParams) -> None:
         rules.rule_for("cascade")
     with pytest.raises(ConfigError, match="train.threshold_rule.linear: Input should be 'best_f1' or 'precision_target'"):
         override(params, {"train.threshold_rule.linear": "highest"})
-    # a raw train section (mailguard/cli/package.py reads one) is validated the same way
-    raw = params.as_dict()["train"]
-    assert threshold_rule(raw, "blend") == "precision_target"
-    with pytest.raises(ConfigError, match=r"train\.threshold_rule\.blend: Field required"):
-        threshold_rule({**raw, "threshold_rule": {"linear": "best_f1", "transformer": "best_f1"}}, "linear")

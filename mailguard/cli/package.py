@@ -1,12 +1,12 @@
-"""`mailguard package onnx|cascade|thresholds`: make a trained model fast to score on CPU or move its operating
-point; optionally register the result."""
+"""`mailguard package onnx|student|cascade|thresholds`: make a trained model fast to score on CPU or move its
+operating point; optionally register the result."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +18,10 @@ app.add_typer(package_app, name="package")
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Prepared dataset (parquet).")]
 RegisterOpt = Annotated[bool, typer.Option(help="Register the packaged model as a new version of 'mailguard'.")]
+CacheOpt = Annotated[Path | None, typer.Option(
+    "--cache", help="Folder caching the expensive model's window scores per split (each window read once).")]
+TestRowsOpt = Annotated[int | None, typer.Option(
+    help="Judge on a random sample of this many test (and validation) rows; default all.")]
 
 
 def _register(model_dir: Path) -> str:
@@ -55,41 +59,139 @@ def onnx_command(
     model: Annotated[Path, typer.Argument(help="Trained transformer model folder.")],
     out: Annotated[Path, typer.Option(help="Folder for the packaged model.")],
     data: DataOpt = Path("data/processed/dataset.parquet"),
+    quantization: Annotated[str, typer.Option(help="blockwise (8-bit weight blocks, int8 compute) | static (QDQ, "
+                                                   "calibrated) | dynamic.")] = "blockwise",
+    block_size: Annotated[int, typer.Option(help="blockwise: inputs sharing one weight scale.")] = 32,
+    keep_fp32: Annotated[str, typer.Option(help="Comma-separated parts left in fp32: head, first, last, attention.")]
+    = "head",
+    calibration_windows: Annotated[int, typer.Option(help="static: windows whose activations fix the ranges.")] = 512,
+    calibrate_method: Annotated[str, typer.Option(help="static: minmax | entropy | percentile.")] = "minmax",
+    rethreshold: Annotated[str, typer.Option(help="none | match (copy fp32's validation decisions) | rule "
+                                                  "(the model's threshold rule on int8's validation scores).")] = "match",
+    params_file: Annotated[Path, typer.Option("--params", help="Where the threshold rule is read (rethreshold=rule).")]
+    = Path("params.yaml"),
     max_int8_drop: Annotated[float, typer.Option(help="Keep int8 only if no label's PR-AUC drops more.")] = 0.005,
+    min_agreement: Annotated[float, typer.Option(help="... and every label's decisions agree on this share.")] = 0.99,
+    fp32_out: Annotated[Path | None, typer.Option(help="Also save the fp32 package here (to compare them).")] = None,
+    threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads of the packaged model (default: the "
+                                                     "transformer's; 1 when scoring with one worker per core).")] = None,
+    test_rows: TestRowsOpt = None,
+    cache: CacheOpt = None,
     register: RegisterOpt = False,
 ) -> None:
     """Export to an inference-only ONNX folder (fp32 or int8, whichever keeps the decisions; no torch needed)."""
 
     def _run() -> None:
-        from pipelines.package import package_onnx
+        from pipelines.package import Int8Options, package_onnx
 
-        report = package_onnx(model, data, out, max_int8_drop=max_int8_drop)
-        summary = {p: {"min_decision_agreement": min(report[p]["decision_agreement"].values()),
-                       "max_pr_auc_drop": max(report[p]["pr_auc_drop"].values(), default=0.0),
-                       "seconds": report[p]["seconds"]["candidate"]} for p in ("fp32", "int8")}
-        typer.echo(json.dumps({**summary, "int8_ok": report["int8_ok"], "chosen": report["chosen"]}, indent=2))
+        options = Int8Options(quantization=_choice(quantization, ("blockwise", "static", "dynamic"), "--quantization"),
+                              block_size=block_size,
+                              keep_fp32=tuple(p.strip() for p in keep_fp32.split(",") if p.strip()),
+                              calibration_windows=calibration_windows, calibrate_method=calibrate_method,
+                              rethreshold=_choice(rethreshold, ("none", "match", "rule"), "--rethreshold"),  # type: ignore[arg-type]
+                              test_rows=test_rows, **_threshold_rule(params_file, rethreshold == "rule"))
+        report = package_onnx(model, data, out, options, max_int8_drop=max_int8_drop, min_agreement=min_agreement,
+                              cache_dir=cache, fp32_out=fp32_out, num_threads=threads)
+        variants = [p for p in ("int8", "int8_rethresholded") if p in report]
+        for p in variants:
+            typer.echo(f"{p}: decisions agreeing with fp32 per label (test, {report['n_test']} messages)")
+            for lb, v in report[p]["decision_agreement"].items():
+                typer.echo(f"  {lb:<20} {v:.4f}   PR-AUC drop {report[p]['pr_auc_drop'].get(lb, float('nan')):+.4f}")
+        typer.echo(json.dumps({"fp32_vs_torch_max_abs_diff": report["fp32"]["max_abs_diff"],
+                               "seconds_per_window": report["seconds_per_window"],
+                               **{f"{p}_min_decision_agreement": min(report[p]["decision_agreement"].values()) for p in variants},
+                               **{f"{p}_ok": report[f"{p}_ok"] for p in variants}, "chosen": report["chosen"]}, indent=2))
+
+    _package(_run, out, register)
+
+
+@package_app.command("student")
+def student_command(
+    teacher: Annotated[Path, typer.Argument(help="Trained transformer or packaged ONNX model folder (the teacher).")],
+    out: Annotated[Path, typer.Option(help="Folder for the student.")],
+    data: DataOpt = Path("data/processed/dataset.parquet"),
+    max_windows_per_text: Annotated[int, typer.Option(help="Windows of one training text the teacher reads.")] = 6,
+    max_units: Annotated[int, typer.Option(help="Distillation windows in all.")] = 150_000,
+    epochs: Annotated[int, typer.Option(help="Training epochs (early stopping on held-out windows).")] = 8,
+    hidden: Annotated[int, typer.Option(help="Hidden units of the student's head.")] = 256,
+    threads: Annotated[int | None, typer.Option(help="torch threads while training.")] = None,
+    test_rows: TestRowsOpt = None,
+    cache: CacheOpt = None,
+    register: RegisterOpt = False,
+) -> None:
+    """Distil a transformer into a static-embedding student (numpy only) to screen windows in a cascade."""
+
+    def _run() -> None:
+        from pipelines.distill import DistillConfig
+        from pipelines.package import package_student
+
+        config = DistillConfig(max_windows_per_text=max_windows_per_text, max_units=max_units, epochs=epochs,
+                               hidden=hidden, num_threads=threads)
+        report = package_student(teacher, data, out, config, cache_dir=cache, test_rows=test_rows)
+        typer.echo(f"student decisions agreeing with the teacher per label (test, {report['test']['n']} messages)")
+        for lb, v in report["test"]["decision_agreement"].items():
+            typer.echo(f"  {lb:<20} {v:.4f}")
+        typer.echo(json.dumps({"units": report["units"], "best_holdout_flag_pr_auc": report["best_holdout_flag_pr_auc"],
+                               "student_seconds_per_window": report["student_seconds_per_window"]}, indent=2))
 
     _package(_run, out, register)
 
 
 @package_app.command("cascade")
 def cascade_command(
-    cheap: Annotated[Path, typer.Option(help="Cheap model folder (the linear baseline).")],
-    expensive: Annotated[Path, typer.Option(help="Expensive model folder (the transformer).")],
+    cheap: Annotated[Path, typer.Option(help="Cheap model folder (a student, or the linear baseline).")],
+    expensive: Annotated[Path, typer.Option(help="Expensive model folder (the transformer, ONNX or torch).")],
     out: Annotated[Path, typer.Option(help="Folder for the cascade.")],
     data: DataOpt = Path("data/processed/dataset.parquet"),
     target_recall: Annotated[float, typer.Option(help="Share of validation positives the gate must pass.")] = 0.99,
+    gate_on: Annotated[str, typer.Option(help="labels (gold positives) | teacher (the expensive model's own flags, "
+                                              "at the windows that raised them).")] = "labels",
+    curve: Annotated[str, typer.Option(help="With --gate-on teacher: more target recalls to report, comma-separated.")]
+    = "",
+    test_rows: TestRowsOpt = None,
+    val_rows: Annotated[int | None, typer.Option(help="Fit the gates on a random sample of this many validation "
+                                                       "rows (overrides --test-rows there); default all.")] = None,
+    cache: CacheOpt = None,
     register: RegisterOpt = False,
 ) -> None:
-    """Build a cascade: only messages the cheap model cannot clear are scored by the transformer."""
+    """Build a cascade: only windows the cheap model cannot clear are scored by the expensive model."""
 
     def _run() -> None:
         from pipelines.package import package_cascade
 
-        report = package_cascade(cheap, expensive, data, out, target_recall=target_recall)
-        typer.echo(json.dumps(report, indent=2, default=float))
+        points = tuple(float(v) for v in curve.split(",") if v.strip())
+        report = package_cascade(cheap, expensive, data, out, target_recall=target_recall,
+                                 gate_on=_choice(gate_on, ("labels", "teacher"), "--gate-on"),  # type: ignore[arg-type]
+                                 curve=points, cache_dir=cache, test_rows=test_rows, val_rows=val_rows)
+        if "curve" not in report:
+            typer.echo(json.dumps(report, indent=2, default=float))
+            return
+        typer.echo("target recall | escalated windows | min decision agreement | max recall loss (test)")
+        for p in report["curve"]:
+            typer.echo(f"{p['target_recall']:13.3f} | {p['escalated_windows']:17.3f} | {p['min_decision_agreement']:22.4f} | "
+                       f"{p['max_recall_loss']:+.4f}")
+        typer.echo(json.dumps({"check": report["check"], "gates": report["gates"]}, default=float))
 
     _package(_run, out, register)
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    from mailguard.errors import ConfigError
+
+    if value not in allowed:
+        raise ConfigError(f"{option} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _threshold_rule(params_file: Path, needed: bool) -> dict[str, Any]:
+    """Return the transformer's threshold rule settings from params.yaml (only read when ``needed``)."""
+    if not needed:
+        return {}
+    from pipelines.params import load_pipeline_params
+
+    train = load_pipeline_params(params_file).train
+    return {"rule": train.rule_for("transformer"), "precision_target": train.precision_target,
+            "min_recall": train.min_recall}
 
 
 @package_app.command("thresholds")
