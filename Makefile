@@ -7,11 +7,12 @@ DEMO_OUT := out/demo
 
 .PHONY: install demo test lint typecheck pipeline clean-demo
 
-# Create the virtual environment and install mailguard with pinned versions (constraints.txt).
+# Create the virtual environment and install mailguard with pinned versions (constraints.txt);
+# the ray extra too, so the Ray engine's tests (tests/test_score_ray.py) run in CI instead of skipping.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,ray]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -151,3 +151,18 @@ def test_a_message_over_its_scoring_budget_gets_a_timeout_row_and_the_batch_is_s
     assert frame.at[1, "error"] == "timeout: scoring the message took longer than 0.3 s"
     assert frame.loc[1, list(SCORE_COLUMNS)].isna().all() and not frame.at[1, "queue"]
     assert frame.at[0, "labels"] == "solicitation"  # the others keep their scores
+
+
+def test_engine_and_ray_address_settings_are_checked(tmp_path: Path) -> None:
+    config = tmp_path / "mailguard.toml"
+    config.write_text('[score]\nengine = "spark"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="engine must be one of local, ray"):
+        load_score_settings(config, {"out": tmp_path / "o"})
+    config.write_text('[score]\nengine = "ray"\nray_address = "ray://head:10001"\nray_actor_gpus = 1\n',
+                      encoding="utf-8")
+    loaded, _ = load_score_settings(config, {"out": tmp_path / "o"})
+    assert (loaded.engine, loaded.ray_address, loaded.ray_actor_gpus) == ("ray", "ray://head:10001", 1.0)
+    with pytest.raises(ConfigError, match="ray_address must be auto, host:port or ray://host:port"):
+        load_score_settings(config, {"out": tmp_path / "o", "ray_address": "head"})
+    with pytest.raises(ConfigError, match="ray_actor_cpus must be a number above 0"):
+        load_score_settings(config, {"out": tmp_path / "o", "ray_actor_cpus": 0})
