@@ -6,7 +6,12 @@ hundred messages cut into several shards (mbox byte ranges, Parquet row groups).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from test_score_cli import tiny_model  # pytest puts tests/ on sys.path (no __init__.py)
-from test_score_resume import write_mailbox
+from test_score_resume import ROOT, write_mailbox
 from typer.testing import CliRunner
 
 from mailguard.cli.app import app
@@ -140,12 +145,13 @@ def test_an_actor_killed_mid_run_still_ends_with_one_row_per_message(
 
     def kill_one_actor() -> None:
         deadline = time.monotonic() + 120
-        while not (out / "parts" / "part-000001.parquet").exists():
-            if time.monotonic() > deadline:
+        actors: list[str] = []
+        while not actors or not (out / "parts" / "part-000000.parquet").exists():  # one shard in, most to go
+            if time.monotonic() > deadline or (out / "results.parquet").exists():
                 return
-            time.sleep(0.01)
-        actors = _scoring_actors()
-        if actors and not (out / "results.parquet").exists():
+            actors = actors or _scoring_actors()  # looked up early: the pool is gone once the run ends
+            time.sleep(0.005)
+        if not (out / "results.parquet").exists():
             # Ray Data's actors are unnamed: a handle from the actor's id (private API, pinned Ray version).
             worker = ray._private.worker.global_worker
             ray.kill(worker.core_worker.get_actor_handle(ray.ActorID.from_hex(actors[0])), no_restart=False)
@@ -160,6 +166,34 @@ def test_an_actor_killed_mid_run_still_ends_with_one_row_per_message(
     assert outcome.stats.read == outcome.stats.scored == len(rows)  # a retried shard's rows counted once
     assert rows["source"].is_unique and len(rows) == len(local_reference)
     assert_same_results(local_reference, rows)
+
+
+def test_a_driver_killed_mid_run_resumes_on_the_same_cluster_to_the_local_rows(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    mbox = write_mailbox(tmp_path / "night.mbox", 1200)
+    reference = tmp_path / "reference"
+    score([mbox], reference, model_dir, "local")
+    # The driver is a separate command joining this module's cluster, as on a real one.
+    command = [sys.executable, "-m", "mailguard.cli", "score", str(mbox), "--out", str(tmp_path / "out"), "--model",
+               str(model_dir), "--engine", "ray", "--ray-address", ray.get_runtime_context().gcs_address,
+               "--workers", "2", "--batch-size", "25", "--quiet"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    # A second part file means the first is in the ledger (a part is written, then committed).
+    while not (tmp_path / "out" / "parts" / "part-000001.parquet").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, "the driver never committed a shard"
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed: make the mailbox bigger"
+
+    resumed = subprocess.run([*command[:-1], "--log-format", "json"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    finished = json.loads(next(line for line in resumed.stderr.splitlines() if '"run_finished"' in line))
+    assert finished["skipped_done"] > 0  # the shards committed before the kill were kept, not scored again
+    assert_same_results(table(reference), table(tmp_path / "out"))
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1:9", "ray://127.0.0.1:9"])

@@ -39,9 +39,11 @@ from serve.scoring.settings import ScoreSettings
 
 #: Shards per actor at least, so that actors finishing early take more work (one big mailbox is cut too).
 SHARDS_PER_ACTOR = 4
-#: Input bytes per shard, at most and at least: many inputs balance by themselves; a shard is retried whole.
-MAX_SHARD_BYTES = 64 * 2**20
-MIN_SHARD_BYTES = 2**20
+#: Input bytes per shard, at most and at least. A shard is Ray's unit of retry and the driver's unit of
+#: checkpoint (an actor's rows for one shard come back as one block, committed as one part file): a driver killed
+#: mid-run loses at most the shards in flight, so they stay small; below 64 KiB a task costs more than it reads.
+MAX_SHARD_BYTES = 16 * 2**20
+MIN_SHARD_BYTES = 64 * 2**10
 #: Seconds an address given with --ray-address has to accept a connection before the run gives up (exit 2).
 CONNECT_SECONDS = 10.0
 # Columns an actor adds to each results row for the driver (dropped before anything is written).
@@ -89,14 +91,14 @@ class RayEngine:
         remote: dict[str, Any] = {"num_cpus": settings.ray_actor_cpus}
         if settings.ray_actor_gpus:
             remote["num_gpus"] = settings.ray_actor_gpus
+        most = min(settings.workers, len(shards))  # an actor without a shard would only load the model
         items = ray.data.from_items([{"shard": i} for i in range(len(shards))], override_num_blocks=len(shards))
         dataset = items.map_batches(
             _ShardScorer,
             batch_size=1,
             batch_format="numpy",
             # Start with what the cluster holds now; an autoscaling cluster may grow to ``workers`` actors.
-            compute=ray.data.ActorPoolStrategy(min_size=max(1, min(settings.workers, capacity)),
-                                               max_size=settings.workers),
+            compute=ray.data.ActorPoolStrategy(min_size=max(1, min(most, capacity)), max_size=most),
             fn_constructor_kwargs={
                 "model_path": str(model.path), "version": model.version, "run_id": model.run_id,
                 # Ray Data puts these in the object store once; an actor reads the done keys in place (numpy).
