@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,3 +167,14 @@ def test_engine_and_ray_address_settings_are_checked(tmp_path: Path) -> None:
         load_score_settings(config, {"out": tmp_path / "o", "ray_address": "head"})
     with pytest.raises(ConfigError, match="ray_actor_cpus must be a number above 0"):
         load_score_settings(config, {"out": tmp_path / "o", "ray_actor_cpus": 0})
+
+
+def test_the_ray_engine_without_ray_installed_is_one_line_naming_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serve.scoring.runner import run_scoring
+
+    monkeypatch.setitem(sys.modules, "serve.scoring.ray_engine", None)  # import fails as without the extra
+    model = tiny_model(tmp_path / "m")
+    with pytest.raises(ConfigError, match=r"the ray engine needs Ray: pip install 'mailguard\[ray\]'"):
+        run_scoring([str(NIGHT)], ScoreSettings(out=tmp_path / "out", model=str(model), engine="ray"))
