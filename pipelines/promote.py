@@ -8,8 +8,10 @@ in docs/model_comparison.md, "Promotion gates"):
    standard error for a label with ~100 test positives; 0.01 refused models better on 8 of 10 labels);
 2. functional-suite accuracy does not drop;
 3. the identity-term bias final metric does not drop;
-4. the mean neutral-mention false-positive rate over groups rises by no more than 1 point, and no
-   single group's by more than 7 points (two of its ~30 cases);
+4. the mean neutral-mention false-positive rate over groups rises by no more than 1 point, and the
+   worst group's rate by no more than 7 points (two of its ~30 cases); each group's change is
+   reported beside the gates (``binding=False``) but does not decide, so a champion's own bias
+   against some groups cannot lock out a model that is fairer on average and in the worst case;
 5. the share of held-out clean stance pairs flagged (counter-speech, rejected stereotypes, praise)
    rises by no more than 2 points;
 6. on mail as users meet it: the written evaluation mail's macro recall drops by no more than
@@ -34,7 +36,7 @@ import json
 import logging
 import math
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -52,7 +54,7 @@ PROMOTION_LOG = Path("reports/promotions.jsonl")
 CHAMPION_REPORT = Path("reports/champion")
 #: Allowed PR-AUC drop per label (absolute): about one standard error with ~100 test positives.
 MAX_PR_AUC_DROP = 0.03
-#: Allowed rise of one group's neutral-mention false-positive rate: two of its ~30 suite cases.
+#: Allowed rise of the worst group's neutral-mention false-positive rate: two of its ~30 suite cases.
 MAX_GROUP_FPR_RISE = 0.07
 #: Allowed rise of the mean neutral-mention false-positive rate over groups (1 point).
 MAX_MEAN_FPR_RISE = 0.01
@@ -69,13 +71,17 @@ Action = Literal["promoted", "forced", "refused", "first_champion", "already_cha
 
 @dataclass(frozen=True)
 class GateResult:
-    """One promotion gate: its name, outcome, both values and the rule it applied."""
+    """One promotion gate: its name, outcome, both values and the rule it applied.
+
+    A row with ``binding=False`` is reported beside the gates (shown as ``info``) and never refuses.
+    """
 
     name: str
     passed: bool
     champion: float | None
     challenger: float | None
     rule: str
+    binding: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ class PromotionDecision:
     @property
     def failed(self) -> list[GateResult]:
         """Return the gates that did not pass."""
-        return [g for g in self.gates if not g.passed]
+        return [g for g in self.gates if g.binding and not g.passed]
 
 
 def _get(metrics: dict[str, Any], *path: str) -> float | None:
@@ -144,7 +150,8 @@ def check_gates(
     """Return every gate's result comparing two ``metrics.json`` dicts (see :func:`pipelines.evaluate.evaluate`).
 
     Gates: ``macro_pr_auc``, one per label (``pr_auc:<label>``), ``suite_accuracy``, ``bias_final_metric``,
-    ``neutral_fpr_mean`` and one per identity group (``neutral_fpr:<group>``), ``stance_clean_flagged``,
+    ``neutral_fpr_mean``, ``neutral_fpr_worst`` (the highest group rate) and, reported but not binding,
+    one per identity group (``neutral_fpr:<group>``), ``stance_clean_flagged``,
     ``written_macro_recall``, ``written_ordinary_flagged``, ``enron_heldout_flagged``, ``planted_caught``
     and ``trained_on_same_data`` (unknown revisions pass). A gate the champion has no value for passes;
     one only the challenger lacks fails.
@@ -164,9 +171,12 @@ def check_gates(
                     | set((challenger.get("bias") or {}).get("neutral_fpr") or {}))
     gates.append(_gate("neutral_fpr_mean", _mean_fpr(champion, groups), _mean_fpr(challenger, groups),
                        MAX_MEAN_FPR_RISE, higher_is_better=False))
+    gates.append(_gate("neutral_fpr_worst", _worst_fpr(champion, groups), _worst_fpr(challenger, groups),
+                       max_group_fpr_rise, higher_is_better=False))
     gates.extend(
-        _gate(f"neutral_fpr:{g}", _get(champion, "bias", "neutral_fpr", g, "fpr"),
-              _get(challenger, "bias", "neutral_fpr", g, "fpr"), max_group_fpr_rise, higher_is_better=False)
+        replace(_gate(f"neutral_fpr:{g}", _get(champion, "bias", "neutral_fpr", g, "fpr"),
+                      _get(challenger, "bias", "neutral_fpr", g, "fpr"), max_group_fpr_rise, higher_is_better=False),
+                binding=False)
         for g in groups
     )
     gates.append(_gate("stance_clean_flagged", _get(champion, "bias", "stance_test", "clean_flagged"),
@@ -192,6 +202,12 @@ def _mean_fpr(metrics: dict[str, Any], groups: list[str]) -> float | None:
     return sum(known) / len(known) if known and len(known) == len(values) else None
 
 
+def _worst_fpr(metrics: dict[str, Any], groups: list[str]) -> float | None:
+    values = [_get(metrics, "bias", "neutral_fpr", g, "fpr") for g in groups]
+    known = [v for v in values if v is not None]
+    return max(known) if known and len(known) == len(values) else None
+
+
 def _planted(metrics: dict[str, Any]) -> float | None:
     rates = [_get(metrics, "planted", "positions", p, "rate") for p in ("start", "middle", "end")]
     return sum(r for r in rates if r is not None) / 3 if all(r is not None for r in rates) else None
@@ -207,7 +223,8 @@ def comparison_table(gates: list[GateResult], champion_version: str | None, chal
     rows = [head]
     for g in gates:
         change = "-" if g.champion is None or g.challenger is None else f"{g.challenger - g.champion:+.4f}"
-        rows.append((g.name, num(g.champion), num(g.challenger), change, g.rule, "PASS" if g.passed else "FAIL"))
+        verdict = ("PASS" if g.passed else "FAIL") if g.binding else ("info" if g.passed else "info: over")
+        rows.append((g.name, num(g.champion), num(g.challenger), change, g.rule, verdict))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
@@ -309,7 +326,7 @@ def promote(
         champion_metrics = measure(current, registered_version(current)[1])
         challenger_metrics = measure(version, run_id)
         gates = check_gates(champion_metrics, challenger_metrics)
-        passed = all(g.passed for g in gates)
+        passed = all(g.passed for g in gates if g.binding)
         action = "promoted" if passed else ("forced" if force else "refused")
 
     decision = PromotionDecision(action, version, current, gates, reason.strip(), user, at, fingerprint)

@@ -37,12 +37,12 @@ def metric_set(pr_auc: float = 0.8, suite: float = 0.9, bias: float = 0.85, fpr:
 
 
 def failed(champion: dict[str, Any], challenger: dict[str, Any]) -> list[str]:
-    return [g.name for g in pr.check_gates(champion, challenger) if not g.passed]
+    return [g.name for g in pr.check_gates(champion, challenger) if g.binding and not g.passed]
 
 
 def test_equal_or_better_challenger_passes_every_gate() -> None:
     gates = pr.check_gates(metric_set(), metric_set(pr_auc=0.85, suite=0.95, bias=0.9, fpr=0.0, recall=0.9, flagged=0.0))
-    assert len(gates) == 1 + len(LABELS) + 2 + 1 + 2 + 1 + 4 + 1
+    assert len(gates) == 1 + len(LABELS) + 2 + 1 + 1 + 2 + 1 + 4 + 1  # mean, worst, then 2 groups reported
     assert all(g.passed for g in gates)
     assert failed(metric_set(), metric_set()) == []  # identical metrics: nothing drops
 
@@ -64,16 +64,28 @@ def test_bias_final_metric_may_not_drop() -> None:
     assert failed(metric_set(bias=0.85), metric_set(bias=0.849)) == ["bias_final_metric"]
 
 
-def test_neutral_mention_fpr_may_rise_by_one_point_on_average_and_two_cases_per_group() -> None:
-    ok, one_group, on_average = metric_set(fpr=0.05), metric_set(fpr=0.05), metric_set(fpr=0.05)
-    ok["bias"]["neutral_fpr"]["muslim"]["fpr"] = 0.12  # +7 points on one group, the other down 6: allowed
+def test_neutral_mention_fpr_may_rise_by_one_point_on_average_and_two_cases_for_the_worst_group() -> None:
+    ok, worst, on_average = metric_set(fpr=0.05), metric_set(fpr=0.05), metric_set(fpr=0.05)
+    ok["bias"]["neutral_fpr"]["muslim"]["fpr"] = 0.12  # +7 points on the worst group, the other down 6: allowed
     ok["bias"]["neutral_fpr"]["women"]["fpr"] = -0.01
-    one_group["bias"]["neutral_fpr"]["muslim"]["fpr"] = 0.121  # one group beyond two cases
-    one_group["bias"]["neutral_fpr"]["women"]["fpr"] = -0.01
+    worst["bias"]["neutral_fpr"]["muslim"]["fpr"] = 0.121  # the worst group beyond two cases
+    worst["bias"]["neutral_fpr"]["women"]["fpr"] = -0.01
     on_average["bias"]["neutral_fpr"]["women"]["fpr"] = 0.071  # +2.1 points on one group = +1.05 on average
     assert failed(metric_set(), ok) == []
-    assert failed(metric_set(), one_group) == ["neutral_fpr:muslim"]
+    assert failed(metric_set(), worst) == ["neutral_fpr_worst"]
     assert failed(metric_set(), on_average) == ["neutral_fpr_mean"]
+
+
+def test_a_group_the_champion_favoured_may_rise_when_the_worst_group_and_the_mean_do_not() -> None:
+    champion, challenger = metric_set(fpr=0.05), metric_set(fpr=0.05)
+    champion["bias"]["neutral_fpr"]["muslim"]["fpr"] = 0.80  # the champion flags most neutral mentions of one group
+    champion["bias"]["neutral_fpr"]["women"]["fpr"] = 0.10
+    challenger["bias"]["neutral_fpr"]["muslim"]["fpr"] = 0.10  # the challenger fixes it and is worse on another
+    challenger["bias"]["neutral_fpr"]["women"]["fpr"] = 0.40
+    gates = {g.name: g for g in pr.check_gates(champion, challenger)}
+    assert failed(champion, challenger) == []
+    assert not gates["neutral_fpr:women"].passed and not gates["neutral_fpr:women"].binding  # reported, not deciding
+    assert "info: over" in pr.comparison_table(list(gates.values()), "1", "2")
 
 
 def test_clean_stance_pairs_flagged_may_rise_by_at_most_two_points() -> None:
