@@ -105,10 +105,10 @@ def test_mlma_maps_targets_and_groups() -> None:
     assert len(rows) == 5  # target "other" without a mapped group, and fearful-only, are dropped
 
 
-def test_enron_reads_tar_gz_in_place_ham_clean_spam_solicitation() -> None:
-    rows = labelled("enron_spam")
-    assert rows["meeting moved\nthe gas nomination meeting moves to 3 pm .\n"] == (CLEAN, False)
-    assert rows["cheap meds\nbuy now at our caf\u00e9 pharmacy , 80 % off !\n"] == (frozenset({"solicitation"}), True)
+def test_enron_reads_tar_gz_in_place_ham_clean_spam_solicitation_in_restored_form() -> None:
+    rows = labelled("enron_spam")  # the corpus is lowercased and tokenised; case and spacing are restored
+    assert rows["Meeting moved\nThe gas nomination meeting moves to 3 pm.\n"] == (CLEAN, False)
+    assert rows["Cheap meds\nBuy now at our caf\u00e9 pharmacy, 80% off!\n"] == (frozenset({"solicitation"}), True)
     assert len(rows) == 4  # both archives read; Summary.txt is not a mail
 
 
