@@ -4,6 +4,8 @@
     python bench/bench_scoring.py --model artifacts/model --transformer path/to/transformer_model
     python bench/bench_scoring.py --large-mb 256          # scale the ~1 GB peak-RSS case down when short of time
     python bench/bench_scoring.py --only issue8
+    python bench/bench_scoring.py --model artifacts/linear --transformer artifacts/transformer \
+        --also blend=artifacts/blend --only throughput --messages 2000   # every family on one mailbox
 
 Each measurement runs the real command (`python -m mailguard.cli score ...`) as a
 subprocess, so parse + score + write + report are all counted. Peak RSS sums the
@@ -156,6 +158,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="", help="linear model folder or alias (default: train a quick one)")
     parser.add_argument("--transformer", default="", help="transformer model folder or alias (optional)")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=MODEL",
+                        help="another model to time for throughput, e.g. blend=artifacts/blend (repeatable)")
     parser.add_argument("--messages", type=int, default=20_000, help="throughput mailbox size")
     parser.add_argument("--large-mb", type=float, default=1024, help="peak-RSS mailbox size in MB (default ~1 GB)")
     parser.add_argument("--mixed", type=int, default=5_000, help="issue-8 mixed mailbox size")
@@ -169,6 +173,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     linear = args.model or str(quick_linear_model(work / "quick-linear"))
     models = {"linear": linear, **({"transformer": args.transformer} if args.transformer else {})}
+    models.update(dict(m.split("=", 1) for m in args.also))
 
     results: list[dict[str, Any]] = []
     extra: dict[str, Any] = {}

@@ -178,3 +178,12 @@ def test_the_ray_engine_without_ray_installed_is_one_line_naming_the_extra(
     model = tiny_model(tmp_path / "m")
     with pytest.raises(ConfigError, match=r"the ray engine needs Ray: pip install 'mailguard\[ray\]'"):
         run_scoring([str(NIGHT)], ScoreSettings(out=tmp_path / "out", model=str(model), engine="ray"))
+
+
+def test_scoring_workers_share_the_cores_instead_of_each_taking_them_all() -> None:
+    from serve.scoring.runner import worker_threads
+
+    assert worker_threads(1, cpus=2) == 2
+    assert worker_threads(2, cpus=2) == 1
+    assert worker_threads(3, cpus=16) == 5
+    assert worker_threads(8, cpus=2) == 1  # never zero

@@ -183,11 +183,25 @@ def _open_engine(settings: ScoreSettings, model: LoadedModel) -> AbstractContext
 _WORKER_MODEL: LoadedModel | None = None  # one loaded model per worker process (set by the initializer)
 
 
-def _init_worker(model_path: str, version: str, run_id: str, main_pid: int) -> None:
+def worker_threads(workers: int, cpus: int | None = None) -> int:
+    """Return the compute threads each of ``workers`` scoring processes may use: the cores shared out, at least 1.
+
+    A transformer saved with ``num_threads=2`` in each of two workers would run four threads on two
+    cores; oversubscribed, two workers scored slower than one (bench/results/scoring_segments.json).
+    """
+    return max(1, (cpus or os.cpu_count() or 1) // max(1, workers))
+
+
+def _init_worker(model_path: str, version: str, run_id: str, main_pid: int, threads: int) -> None:
+    import sys
+
     from models.saved import load_classifier
 
     global _WORKER_MODEL
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # numpy/ONNX Runtime pools created from here on
     _WORKER_MODEL = LoadedModel(load_classifier(model_path), version, run_id)
+    if "torch" in sys.modules:  # loading a torch model may have set its own thread count
+        sys.modules["torch"].set_num_threads(threads)
     threading.Thread(target=_exit_with, args=(main_pid,), daemon=True, name="watch-main").start()
 
 
@@ -232,7 +246,8 @@ class _BatchPool:
             # forkserver: workers start from a clean process, not a fork of one holding SQLite and threads.
             self._pool = ProcessPoolExecutor(
                 max_workers=settings.workers, mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_init_worker, initargs=(str(model.path), model.version, model.run_id, os.getpid()),
+                initializer=_init_worker, initargs=(str(model.path), model.version, model.run_id, os.getpid(),
+                          worker_threads(settings.workers)),
             )
 
     def submit(self, messages: list[Message], dups: list[str]) -> Future[pd.DataFrame]:
