@@ -10,7 +10,7 @@ local Ray instance with ``--workers`` CPUs (its start-up is in ``wall_s``, not i
 engine's ``scoring_msg_per_s``). Peak RSS sums the process tree (for Ray: the GCS, the
 raylet and the actors, which Ray starts as descendants of the command). The projection
 divides the needed rate (10 M / 8 h) by per-actor throughput times actors per node;
-for the transformer it takes the per-worker rate of bench/results/scoring_transformer.json
+for the transformer it takes the per-worker rate of bench/results/scoring_segments.json
 (2 workers on this machine), since one actor per core scores like one worker per core.
 Results: bench/results/ray.json.
 """
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000, help="generated messages")
     parser.add_argument("--workers", type=int, default=2, help="local worker processes = Ray actors = Ray CPUs")
     parser.add_argument("--node-cpus", type=int, default=16, help="cores per cluster node in the projection")
-    parser.add_argument("--transformer-bench", type=Path, default=ROOT / "bench" / "results" / "scoring_transformer.json")
+    parser.add_argument("--transformer-bench", type=Path, default=ROOT / "bench" / "results" / "scoring_segments.json")
     parser.add_argument("--first", choices=["local", "ray"], default="local", help="engine to run first")
     parser.add_argument("--work", type=Path, default=None, help="folder for the mailbox and outputs (default: temp)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ray.json")

@@ -8,6 +8,7 @@ worker process, or under a distributed engine unchanged. The only clock is the t
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -259,3 +260,16 @@ def _row(
     }
     row.update({col: float(s) for col, s in zip(SCORE_COLUMNS, scores, strict=True)})
     return row
+
+
+def limit_compute_threads(threads: int) -> None:
+    """Keep this scoring process's numeric libraries to ``threads`` threads (call after loading the model).
+
+    Loading a torch model may set its own thread count (the one it trained with); a worker that shares
+    the machine's cores with others must not take them all.
+    """
+    import sys
+
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # ONNX Runtime and numpy pools created from here on
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)

@@ -32,7 +32,7 @@ from mailguard.mail.message import Message
 from mailguard.mail.readers import read_messages, read_shard
 from models.registry import LoadedModel
 from serve.scoring import outputs
-from serve.scoring.batch import RESULT_COLUMNS, results_frame, score_batch
+from serve.scoring.batch import RESULT_COLUMNS, limit_compute_threads, results_frame, score_batch
 from serve.scoring.commit import Committer, ItemRef
 from serve.scoring.ledger import item_key
 from serve.scoring.settings import ScoreSettings
@@ -220,6 +220,7 @@ class _ShardScorer:
         self.settings = settings
         self.shards, self.done = shards, done
         classifier = load_classifier(model_path)
+        limit_compute_threads(max(1, int(settings.ray_actor_cpus)))
         if settings.ray_actor_gpus:
             _use_gpu(classifier)
         self.model = LoadedModel(classifier, version, run_id, Path(model_path))

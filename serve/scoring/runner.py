@@ -34,7 +34,7 @@ from mailguard.mail import iter_inputs, read_messages
 from mailguard.mail.message import Message
 from models.registry import LoadedModel, resolve_model
 from serve.scoring import outputs
-from serve.scoring.batch import score_batch
+from serve.scoring.batch import limit_compute_threads, score_batch
 from serve.scoring.commit import Committer, ItemRef, RunStats
 from serve.scoring.ledger import Ledger, item_key
 from serve.scoring.logs import event
@@ -193,15 +193,11 @@ def worker_threads(workers: int, cpus: int | None = None) -> int:
 
 
 def _init_worker(model_path: str, version: str, run_id: str, main_pid: int, threads: int) -> None:
-    import sys
-
     from models.saved import load_classifier
 
     global _WORKER_MODEL
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # numpy/ONNX Runtime pools created from here on
     _WORKER_MODEL = LoadedModel(load_classifier(model_path), version, run_id)
-    if "torch" in sys.modules:  # loading a torch model may have set its own thread count
-        sys.modules["torch"].set_num_threads(threads)
+    limit_compute_threads(threads)
     threading.Thread(target=_exit_with, args=(main_pid,), daemon=True, name="watch-main").start()
 
 
