@@ -235,11 +235,13 @@ def _evidence_batch(
 ) -> list[dict[str, list[Evidence]]]:
     """Return, per message and flagged label, up to ``MAX_EVIDENCE`` sentences that fired, best first.
 
-    Candidates are the sentences whose every window fired (:func:`sentence_scores`). When
-    neighbours tie (a two-sentence reply: both windows read both sentences), each candidate is
-    also read alone and ranked by that score; only flagged messages pay for this.
+    Candidates are the sentences whose every window fired (:func:`sentence_scores`) and the
+    sentences of the best window (a remark whose last window is diluted by a long neighbour
+    leaves only the greeting before it with every window firing). Each candidate is also read
+    alone and ranked by that score; when some candidates fire alone, the others (neighbours that
+    fired only beside them) are not evidence. Only flagged messages pay for this.
     """
-    candidates: list[tuple[int, int, list[int]]] = []  # (message, label, sentences)
+    candidates: list[tuple[int, int, list[int], list[int]]] = []  # (message, label, fired, best window's)
     for d in range(len(documents)):
         if not len(windows[d]):
             continue
@@ -247,17 +249,22 @@ def _evidence_batch(
         for j in range(len(LABELS)):
             if proba[d, j] >= thresholds[j]:
                 fired = [int(s) for s in np.flatnonzero(by_sentence[:, j] >= thresholds[j])][:MAX_CANDIDATES]
-                candidates.append((d, j, fired))
-    wanted = sorted({(d, s) for d, _, fired in candidates for s in fired})
+                w = windows[d][int(np.argmax(scores[d][:, j]))]
+                best = [s for s in range(w.lo, min(w.hi, len(windows[d]) - 1) + 1) if s not in fired]
+                candidates.append((d, j, fired, best))
+    wanted = sorted({(d, s) for d, _, fired, best in candidates for s in fired + best})
     alone = dict(zip(wanted, _sentence_texts_scores(documents, windows, wanted, score_units), strict=True))
     out: list[dict[str, list[Evidence]]] = [{} for _ in documents]
-    for d, j, fired in candidates:
+    for d, j, fired, best in candidates:
         by_sentence = sentence_scores(windows[d], scores[d])
+        fired = fired + [s for s in best if alone[(d, s)][j] >= thresholds[j]]
+        on_own = [s for s in fired if alone[(d, s)][j] >= thresholds[j]]
+        fired = on_own or fired  # a neighbour fired only beside a remark that fires alone: not evidence
         ranked = sorted(fired, key=lambda s: (-alone[(d, s)][j], -by_sentence[s, j], s))
         items = [_item(documents[d], windows[d][s], float(by_sentence[s, j])) for s in ranked[:MAX_EVIDENCE]]
         if not items:  # only the window (or the whole message) fired: show the best window's centre
-            best = int(np.argmax(scores[d][:, j]))
-            items = [_item(documents[d], windows[d][best], float(scores[d][best, j]))]
+            top = int(np.argmax(scores[d][:, j]))
+            items = [_item(documents[d], windows[d][top], float(scores[d][top, j]))]
         out[d][LABELS[j]] = items
     return out
 

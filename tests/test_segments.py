@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
-from keyword_model import keyword_model
+from keyword_model import KeywordModel, keyword_model
 
 from mailguard.segments import Section, WindowConfig, make_windows, sentence_spans
 from mailguard.taxonomy import LABELS
@@ -101,3 +102,23 @@ def test_whole_message_labels_take_the_larger_of_window_and_message_scores() -> 
     assert scored.proba[0, LABELS.index("solicitation")] == 0.9
     assert np.all(scored.proba[0, [j for j, lb in enumerate(LABELS) if lb != "solicitation"]] == 0.1)
     assert scored.evidence[0]["solicitation"]  # still points at a sentence of the message
+
+
+class _DilutedKeywordModel(KeywordModel):
+    """Fires on a keyword only in short units: a long window around the remark is diluted below threshold."""
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        out = super().predict_proba(X)
+        out[[len(t) > 120 for t in X]] = 0.1
+        return out
+
+
+def test_evidence_is_the_remark_even_when_a_diluted_window_leaves_only_the_greeting_firing_everywhere() -> None:
+    clf = _DilutedKeywordModel(keywords={"national_origin": ("go back home",)}).fit([], np.zeros((0, len(LABELS))))
+    mail = ("Jen,\n\nThose people should go back home. "
+            "The quarterly budget figures and every vendor quote for the new shelving are attached to this message.")
+    scored = clf.score_texts([mail])
+    assert scored.proba[0, LABELS.index("national_origin")] == 0.9
+    top = scored.evidence[0]["national_origin"][0]  # the greeting's windows all fired; the remark's last one did not
+    assert top.text == "Those people should go back home." and mail[top.start : top.end] == top.text
+    assert [e.text for e in scored.evidence[0]["national_origin"]] == [top.text]  # the greeting is not evidence
