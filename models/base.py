@@ -202,8 +202,7 @@ class Classifier(BaseEstimator):  # type: ignore[misc]
         """Return the whole-message scores of ``message_labels_`` (n, len(message_labels_)), or None."""
         if not self.message_labels_ or not documents:
             return None
-        cap = self.window_config_.max_windows * self.window_config_.max_window_chars
-        texts = ["\n\n".join(s.text for s in sections)[:cap] for sections in documents]
+        texts = [whole_message_text(sections, self.window_config_) for sections in documents]
         cols = [LABELS.index(lb) for lb in self.message_labels_]
         out = np.zeros((len(texts), len(cols)))
         for a in range(0, len(texts), WINDOW_CHUNK):
@@ -213,6 +212,11 @@ class Classifier(BaseEstimator):  # type: ignore[misc]
     def save(self, path: str | Path) -> Path:
         """Save the fitted model as a self-describing folder; return its path."""
         return save_classifier(self, Path(path))
+
+
+def whole_message_text(sections: Sequence[Section], config: WindowConfig) -> str:
+    """Return the text a whole-message label reads: the sections joined, cut at what the windows could hold."""
+    return "\n\n".join(s.text for s in sections)[: config.max_windows * config.max_window_chars]
 
 
 def sentence_scores(windows: Sequence[Window], window_scores: np.ndarray) -> np.ndarray:

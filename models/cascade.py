@@ -54,6 +54,12 @@ def escalated(cheap_proba: np.ndarray, gates: np.ndarray) -> np.ndarray:
     return np.asarray((cheap_proba - gates).max(axis=1, initial=-np.inf) >= 0.0)
 
 
+def cleared_scores(cheap_proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Return the scores of texts the cheap model clears: its own, kept below every threshold (they are
+    not on the expensive model's scale, so they must never flag)."""
+    return np.minimum(cheap_proba, np.nextafter(np.asarray(thresholds, dtype=float), 0.0))
+
+
 class CascadeClassifier(Classifier):
     """Cheap screen (e.g. the linear baseline) in front of an expensive model (e.g. the transformer).
 
@@ -124,8 +130,7 @@ class CascadeClassifier(Classifier):
         """Return unit probabilities: the expensive model's for escalated texts, capped cheap scores for the rest."""
         X = list(X)
         cheap = self.cheap_.predict_proba(X)
-        # cleared texts stay below every threshold: their cheap score is not on the expensive model's scale
-        proba = np.minimum(cheap, np.nextafter(self.thresholds_, 0.0))
+        proba = cleared_scores(cheap, self.thresholds_)
         up = np.flatnonzero(escalated(cheap, self.gates_))
         if len(up):
             proba[up] = self.expensive_.predict_proba([X[i] for i in up])

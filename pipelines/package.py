@@ -25,10 +25,21 @@ import numpy as np
 from mailguard.errors import ConfigError, ModelFormatError
 from mailguard.taxonomy import LABELS
 from models.base import Classifier
+from models.cascade import CascadeClassifier, cascade_report, fit_gate
 from models.saved import load_classifier
 from pipelines.dataset import load_split
 from pipelines.metrics import ThresholdRule
-from pipelines.window_scores import SplitWindows, model_cache, split_windows, unit_scores
+from pipelines.window_scores import (
+    SplitWindows,
+    cascade_window_scores,
+    gate_scores,
+    message_scores,
+    model_cache,
+    split_windows,
+    store_scores,
+    unit_scores,
+    whole_message_units,
+)
 
 if TYPE_CHECKING:
     from models.onnx_model import OnnxClassifier
@@ -231,8 +242,6 @@ def package_cascade(
     saved cascade scoring a sample of test mail itself. ``test_rows`` samples both splits, ``val_rows`` only the
     validation split (the expensive model scores every validation window once).
     """
-    from models.cascade import CascadeClassifier, cascade_report
-
     cheap, expensive = load_classifier(cheap_dir), load_classifier(expensive_dir)
     val = _sample(load_split(dataset_path, "validation"), test_rows if val_rows is None else val_rows, seed)
     test = _sample(load_split(dataset_path, "test"), test_rows, seed)
@@ -257,13 +266,11 @@ def package_cascade(
         test_w = split_windows(test["text"].tolist(), expensive.window_config_)
         test_exp = unit_scores(scorer, test_w.units, model_cache(cache_dir, expensive_dir, f"test-{len(test)}"))
 
-    def gates_for(recall: float) -> np.ndarray:
-        from models.cascade import fit_gate
-        from pipelines.window_scores import gate_scores, message_scores
+    val_flags = (message_scores(val_w, val_exp, expensive) >= thresholds).astype(int)
+    val_gate_scores = gate_scores(val_w, val_cheap, val_exp, thresholds)
 
-        flags = message_scores(val_w, val_exp, expensive) >= thresholds
-        return fit_gate(gate_scores(val_w, val_cheap, val_exp, thresholds), flags.astype(int), recall,
-                        fallback=np.asarray(cheap.thresholds_, dtype=float))
+    def gates_for(recall: float) -> np.ndarray:
+        return fit_gate(val_gate_scores, val_flags, recall, fallback=np.asarray(cheap.thresholds_, dtype=float))
 
     # no validation messages here: the gates are fitted on window scores just below
     cascade = CascadeClassifier.from_fitted(cheap, expensive, [], np.zeros((0, len(LABELS))), target_recall=target_recall)
@@ -292,7 +299,6 @@ def _cascade_point(windows: SplitWindows, cheap: np.ndarray, expensive: np.ndarr
                    thresholds: np.ndarray, model: Classifier, Y: np.ndarray) -> dict[str, Any]:
     """Return the cascade's decisions against the expensive model's alone at ``gates`` (from window scores)."""
     from models.onnx_export import decision_report
-    from pipelines.window_scores import cascade_window_scores, message_scores
 
     mixed, up = cascade_window_scores(cheap, expensive, gates, thresholds)
     report = decision_report(message_scores(windows, expensive, model), thresholds,
@@ -311,8 +317,6 @@ def _check_simulation(cascade: Any, windows: SplitWindows, cheap: np.ndarray, ex
                       thresholds: np.ndarray, seed: int, n: int = 200) -> dict[str, float]:
     """Return the largest difference between the cascade scoring ``n`` test messages itself and the window-score
     computation of the same messages (it should be ~0: the curve is then what the cascade does)."""
-    from pipelines.window_scores import cascade_window_scores, message_scores
-
     picked = sorted(random.Random(seed).sample(range(windows.n_messages), min(n, windows.n_messages)))
     real = cascade.score_texts([windows.texts[i] for i in picked]).proba
     mixed, _ = cascade_window_scores(cheap, expensive, cascade.gates_, thresholds)
@@ -340,15 +344,11 @@ def _timed_scores(model: OnnxClassifier, windows: SplitWindows, cache: Path | No
 
 
 def _messages(windows: SplitWindows, window_proba: np.ndarray, model: Classifier) -> np.ndarray:
-    from pipelines.window_scores import message_scores, whole_message_units
-
     whole = whole_message_units(windows, model)
     return message_scores(windows, window_proba, model, model.predict_proba(whole) if whole else None)
 
 
 def _seed_cache(cache_dir: Path | None, model_dir: Path, name: str, windows: SplitWindows, proba: np.ndarray) -> None:
-    from pipelines.window_scores import store_scores
-
     cache = model_cache(cache_dir, model_dir, name)
     if cache is not None:
         store_scores(cache, windows.units, proba)

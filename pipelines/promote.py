@@ -196,16 +196,21 @@ def check_gates(
     return gates
 
 
-def _mean_fpr(metrics: dict[str, Any], groups: list[str]) -> float | None:
+def _group_fprs(metrics: dict[str, Any], groups: list[str]) -> list[float] | None:
+    """Return the neutral-mention false-positive rate of every group, or None unless all were measured."""
     values = [_get(metrics, "bias", "neutral_fpr", g, "fpr") for g in groups]
     known = [v for v in values if v is not None]
-    return sum(known) / len(known) if known and len(known) == len(values) else None
+    return known if known and len(known) == len(values) else None
+
+
+def _mean_fpr(metrics: dict[str, Any], groups: list[str]) -> float | None:
+    rates = _group_fprs(metrics, groups)
+    return sum(rates) / len(rates) if rates else None
 
 
 def _worst_fpr(metrics: dict[str, Any], groups: list[str]) -> float | None:
-    values = [_get(metrics, "bias", "neutral_fpr", g, "fpr") for g in groups]
-    known = [v for v in values if v is not None]
-    return max(known) if known and len(known) == len(values) else None
+    rates = _group_fprs(metrics, groups)
+    return max(rates) if rates else None
 
 
 def _planted(metrics: dict[str, Any]) -> float | None:

@@ -21,7 +21,8 @@ import numpy as np
 
 from mailguard.segments import WindowConfig, make_windows, text_sections
 from mailguard.taxonomy import LABELS
-from models.base import WINDOW_CHUNK, Classifier
+from models.base import WINDOW_CHUNK, Classifier, whole_message_text
+from models.cascade import cleared_scores, escalated
 
 log = logging.getLogger(__name__)
 
@@ -156,18 +157,15 @@ def whole_message_units(windows: SplitWindows, model: Classifier) -> list[str]:
     """Return the whole-message texts a model with ``message_labels_`` also scores (empty list when none)."""
     if not model.message_labels_:
         return []
-    cap = windows.config.max_windows * windows.config.max_window_chars
-    return ["\n\n".join(s.text for s in text_sections(t))[:cap] for t in windows.texts]
+    return [whole_message_text(text_sections(t), windows.config) for t in windows.texts]
 
 
 def cascade_window_scores(cheap: np.ndarray, expensive: np.ndarray, gates: np.ndarray,
                           thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return what a cascade gives each window (the expensive score if escalated, else the cheap score capped
     under the threshold; :meth:`models.cascade.CascadeClassifier.predict_proba`) and the escalated mask."""
-    from models.cascade import escalated
-
     up = escalated(cheap, gates)
-    out = np.minimum(cheap, np.nextafter(np.asarray(thresholds, dtype=float), 0.0))
+    out = cleared_scores(cheap, thresholds)
     out[up] = expensive[up]
     return out, up
 
