@@ -246,13 +246,14 @@ def _evidence_batch(
     fired only beside them) are not evidence. Only flagged messages pay for this.
     """
     candidates: list[tuple[int, int, list[int], list[int]]] = []  # (message, label, fired, best window's)
+    by_sentence: dict[int, np.ndarray] = {}  # per flagged message: each sentence's minimum over its windows
     for d in range(len(documents)):
-        if not len(windows[d]):
+        if not len(windows[d]) or not (proba[d] >= thresholds).any():
             continue
-        by_sentence = sentence_scores(windows[d], scores[d])
+        by_sentence[d] = sentence_scores(windows[d], scores[d])
         for j in range(len(LABELS)):
             if proba[d, j] >= thresholds[j]:
-                fired = [int(s) for s in np.flatnonzero(by_sentence[:, j] >= thresholds[j])][:MAX_CANDIDATES]
+                fired = [int(s) for s in np.flatnonzero(by_sentence[d][:, j] >= thresholds[j])][:MAX_CANDIDATES]
                 w = windows[d][int(np.argmax(scores[d][:, j]))]
                 best = [s for s in range(w.lo, min(w.hi, len(windows[d]) - 1) + 1) if s not in fired]
                 candidates.append((d, j, fired, best))
@@ -260,12 +261,12 @@ def _evidence_batch(
     alone = dict(zip(wanted, _sentence_texts_scores(documents, windows, wanted, score_units), strict=True))
     out: list[dict[str, list[Evidence]]] = [{} for _ in documents]
     for d, j, fired, best in candidates:
-        by_sentence = sentence_scores(windows[d], scores[d])
+        mins = by_sentence[d]
         fired = fired + [s for s in best if alone[(d, s)][j] >= thresholds[j]]
         on_own = [s for s in fired if alone[(d, s)][j] >= thresholds[j]]
         fired = on_own or fired  # a neighbour fired only beside a remark that fires alone: not evidence
-        ranked = sorted(fired, key=lambda s: (-alone[(d, s)][j], -by_sentence[s, j], s))
-        items = [_item(documents[d], windows[d][s], float(by_sentence[s, j])) for s in ranked[:MAX_EVIDENCE]]
+        ranked = sorted(fired, key=lambda s: (-alone[(d, s)][j], -mins[s, j], s))
+        items = [_item(documents[d], windows[d][s], float(mins[s, j])) for s in ranked[:MAX_EVIDENCE]]
         if not items:  # only the window (or the whole message) fired: show the best window's centre
             top = int(np.argmax(scores[d][:, j]))
             items = [_item(documents[d], windows[d][top], float(scores[d][top, j]))]
