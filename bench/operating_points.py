@@ -85,22 +85,11 @@ def model_scores(name: str, path: Path, sets: dict[str, Any], cache: Path) -> di
 
 
 def stacked(members: list[dict[str, np.ndarray]], Y_val: np.ndarray) -> dict[str, np.ndarray]:
-    """Return a per-label logistic stacker over the members' log-odds, fitted on validation, applied to every set."""
-    from sklearn.linear_model import LogisticRegression
+    """Return the blend's per-label stacker (models.blend) fitted on validation, applied to every set."""
+    from models.blend import apply_stacker, fit_stacker
 
-    def logit(p: np.ndarray) -> np.ndarray:
-        p = np.clip(p, 1e-6, 1 - 1e-6)
-        return np.log(p / (1 - p))
-
-    out: dict[str, np.ndarray] = {k: np.zeros_like(members[0][k]) for k in members[0]}
-    for j in range(len(LABELS)):
-        X = np.stack([logit(m["validation"][:, j]) for m in members], axis=1)
-        if Y_val[:, j].min() == Y_val[:, j].max():
-            continue
-        stacker = LogisticRegression(max_iter=1000).fit(X, Y_val[:, j])
-        for k in out:
-            out[k][:, j] = stacker.predict_proba(np.stack([logit(m[k][:, j]) for m in members], axis=1))[:, 1]
-    return out
+    coef, intercept = fit_stacker([m["validation"] for m in members], Y_val)
+    return {k: apply_stacker([m[k] for m in members], coef, intercept) for k in members[0]}
 
 
 def measure(scores: dict[str, np.ndarray], sets: dict[str, Any]) -> list[dict[str, Any]]:

@@ -30,6 +30,29 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def fit_stacker(member_proba: Sequence[np.ndarray], Y: np.ndarray, C: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Return per-label stacker weights (labels, members) and intercepts (labels,) fitted on the members'
+    probabilities (each (n, labels)) for gold ``Y``; a label without both classes averages the log-odds."""
+    features = np.stack([_logit(p) for p in member_proba], axis=2)  # (n, labels, members)
+    n_members = len(member_proba)
+    coef, intercept = np.zeros((len(LABELS), n_members)), np.zeros(len(LABELS))
+    for j in range(len(LABELS)):
+        y = Y[:, j]
+        if y.min() == y.max():  # nothing to learn from: average the members' log-odds
+            coef[j] = 1.0 / n_members
+            continue
+        stacker = LogisticRegression(C=C, max_iter=1000).fit(features[:, j, :], y)
+        coef[j], intercept[j] = stacker.coef_[0], stacker.intercept_[0]
+    return coef, intercept
+
+
+def apply_stacker(member_proba: Sequence[np.ndarray], coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """Return the blended probabilities (n, labels) of the members' probabilities."""
+    logits = np.stack([_logit(p) for p in member_proba], axis=2)
+    z = (logits * coef[None, :, :]).sum(axis=2) + intercept[None, :]
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
 class BlendClassifier(Classifier):
     """Per-label logistic regression over the log-odds of several fitted classifiers.
 
@@ -78,18 +101,7 @@ class BlendClassifier(Classifier):
     def _fit_stacker(self, X_val: Sequence[str], Y_val: np.ndarray) -> None:
         if Y_val.shape != (len(X_val), len(LABELS)):
             raise ValueError(f"Y_val must have shape ({len(X_val)}, {len(LABELS)}), got {Y_val.shape}")
-        features = np.stack([_logit(m.score_texts(X_val).proba) for m in self.members_], axis=2)  # (n, labels, m)
-        n_members = len(self.members_)
-        self.coef_ = np.zeros((len(LABELS), n_members))
-        self.intercept_ = np.zeros(len(LABELS))
-        for j in range(len(LABELS)):
-            y = Y_val[:, j]
-            if y.min() == y.max():  # nothing to learn from: average the members' log-odds
-                self.coef_[j] = 1.0 / n_members
-                continue
-            stacker = LogisticRegression(C=self.C, max_iter=1000).fit(features[:, j, :], y)
-            self.coef_[j] = stacker.coef_[0]
-            self.intercept_[j] = stacker.intercept_[0]
+        self.coef_, self.intercept_ = fit_stacker([m.score_texts(X_val).proba for m in self.members_], Y_val, self.C)
         self.classes_ = np.array(LABELS)
         first = self.members_[0]
         self.set_scoring_unit(first.window_config_, first.message_labels_)
@@ -101,9 +113,7 @@ class BlendClassifier(Classifier):
         X = list(X)
         if not X:
             return np.zeros((0, len(LABELS)))
-        logits = np.stack([_logit(m.predict_proba(X)) for m in self.members_], axis=2)
-        z = (logits * self.coef_[None, :, :]).sum(axis=2) + self.intercept_[None, :]
-        return 1.0 / (1.0 + np.exp(-z))
+        return apply_stacker([m.predict_proba(X) for m in self.members_], self.coef_, self.intercept_)
 
     def _save_payload(self, path: Path) -> dict[str, Any]:
         names = []
