@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 
 import make_mailbox  # noqa: E402  (bench/ is not a package)
-from bench_scoring import run_scorer  # noqa: E402
+from bench_scoring import run_figures, run_scorer  # noqa: E402
 
 #: The archive job the projection is for: 10 million messages in one 8-hour night.
 TARGET_MESSAGES, TARGET_HOURS = 10_000_000, 8
@@ -75,10 +75,7 @@ def main() -> None:
         # RAY_ADDRESS would send the run to some other cluster; this compares engines on this machine.
         os.environ.pop("RAY_ADDRESS", None)
         r = run_scorer([mbox], work / f"out-{engine}", args.model, args.workers, ["--engine", engine])
-        s = r["summary"]
-        runs[engine] = {"engine": engine, "workers": args.workers, "messages": s["totals"]["rows"],
-                        "wall_s": r["wall_s"], "end_to_end_msg_per_s": round(s["totals"]["rows"] / r["wall_s"], 1),
-                        "scoring_msg_per_s": s["messages_per_second"], "peak_rss_mb": r["peak_rss_mb"]}
+        runs[engine] = {"engine": engine, "workers": args.workers, **run_figures(r)}
         print(f"  {engine}: {runs[engine]['end_to_end_msg_per_s']} msg/s end to end, "
               f"{runs[engine]['scoring_msg_per_s']} msg/s scoring, peak {r['peak_rss_mb']} MB")
 

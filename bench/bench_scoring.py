@@ -82,6 +82,14 @@ def run_scorer(inputs: list[Path], out: Path, model: str, workers: int, extra: l
     return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak / 2**20, 1), "summary": summary}
 
 
+def run_figures(r: dict[str, Any]) -> dict[str, Any]:
+    """Return the figures every benchmark row reports for one :func:`run_scorer` result."""
+    s = r["summary"]
+    return {"messages": s["totals"]["rows"], "wall_s": r["wall_s"],
+            "end_to_end_msg_per_s": round(s["totals"]["rows"] / r["wall_s"], 1),
+            "scoring_msg_per_s": s["messages_per_second"], "peak_rss_mb": r["peak_rss_mb"]}
+
+
 def bench_throughput(work: Path, models: dict[str, str], count: int, all_workers: int) -> list[dict[str, Any]]:
     mbox = work / f"throughput-{count}.mbox"
     if not mbox.exists():
@@ -90,11 +98,8 @@ def bench_throughput(work: Path, models: dict[str, str], count: int, all_workers
     for name, model in models.items():
         for workers in sorted({1, all_workers}):
             r = run_scorer([mbox], work / f"out-{name}-{workers}", model, workers)
-            s = r["summary"]
-            rows.append({"case": "throughput", "model": name, "workers": workers, "messages": s["totals"]["rows"],
-                         "mailbox_mb": round(mbox.stat().st_size / 1e6, 1), "wall_s": r["wall_s"],
-                         "end_to_end_msg_per_s": round(s["totals"]["rows"] / r["wall_s"], 1),
-                         "scoring_msg_per_s": s["messages_per_second"], "peak_rss_mb": r["peak_rss_mb"]})
+            rows.append({"case": "throughput", "model": name, "workers": workers,
+                         "mailbox_mb": round(mbox.stat().st_size / 1e6, 1), **run_figures(r)})
             print(f"  throughput {name} workers={workers}: {rows[-1]['end_to_end_msg_per_s']} msg/s end to end")
     return rows
 
@@ -104,11 +109,8 @@ def bench_memory(work: Path, model: str, size_mb: float, all_workers: int) -> di
     if not mbox.exists():
         make_mailbox.write_mbox(mbox, make_mailbox.messages("large", seed=8, size_bytes=int(size_mb * 2**20)))
     r = run_scorer([mbox], work / "out-large", model, all_workers)
-    s = r["summary"]
-    row = {"case": "peak_rss", "model": "linear", "workers": all_workers, "messages": s["totals"]["rows"],
-           "mailbox_mb": round(mbox.stat().st_size / 1e6, 1), "wall_s": r["wall_s"],
-           "end_to_end_msg_per_s": round(s["totals"]["rows"] / r["wall_s"], 1),
-           "scoring_msg_per_s": s["messages_per_second"], "peak_rss_mb": r["peak_rss_mb"]}
+    row = {"case": "peak_rss", "model": "linear", "workers": all_workers,
+           "mailbox_mb": round(mbox.stat().st_size / 1e6, 1), **run_figures(r)}
     print(f"  peak RSS on {row['mailbox_mb']} MB: {row['peak_rss_mb']} MB")
     return row
 
